@@ -1,0 +1,395 @@
+#pragma once
+/// \file network.h
+/// Nengo's object model: a Network of Nodes, Ensembles, Connections and Probes. A Network is
+/// a description only; `snn::Simulator` builds and runs it.
+///
+///     auto net = std::make_shared<snn::Network>(snn::NetworkOptions().label("demo").seed(0));
+///     auto stim = net->node(snn::NodeOptions().id("stim").output(snn::expr("sin(2*_pi*t)")));
+///     auto a = net->ensemble(snn::EnsembleOptions(50, 1).id("a"));
+///     net->connect(stim, a);
+///     auto p = net->probe(a, snn::ProbeOptions().synapse(0.01));
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+#include <torch/arg.h>
+#include <torch/types.h>
+
+#include "snn/dists.h"
+#include "snn/neurons.h"
+#include "snn/solvers.h"
+#include "snn/synapses.h"
+
+namespace snn {
+
+class Node;
+class Ensemble;
+class Connection;
+class Probe;
+class Network;
+using NodePtr = std::shared_ptr<Node>;
+using EnsemblePtr = std::shared_ptr<Ensemble>;
+using ConnectionPtr = std::shared_ptr<Connection>;
+using ProbePtr = std::shared_ptr<Probe>;
+using NetworkPtr = std::shared_ptr<Network>;
+
+// --------------------------------------------------------------------------------------------
+/// A function computed by a Node (of time t and/or its input x) or on a Connection (of x).
+/// `expr` keeps the muParser source when it came from `snn::expr`, so the network can be
+/// saved as JSON; plain C++ callables cannot be saved.
+struct Function {
+  using Fn = std::function<std::vector<double>(double t, const std::vector<double>& x)>;
+  Function() = default;
+  Function(Fn fn, bool uses_t = true, bool uses_x = true, std::string expr = "")
+      : fn(std::move(fn)), expr(std::move(expr)), uses_t(uses_t), uses_x(uses_x) {}
+  /// A function of time only.
+  static Function of_t(std::function<std::vector<double>(double)> f);
+  /// A function of the input vector only.
+  static Function of_x(std::function<std::vector<double>(const std::vector<double>&)> f);
+
+  explicit operator bool() const { return static_cast<bool>(fn); }
+  std::vector<double> operator()(double t, const std::vector<double>& x) const { return fn(t, x); }
+
+  Fn fn;
+  std::string expr;
+  bool uses_t = true;
+  bool uses_x = true;
+};
+
+/// Compiles a muParser expression of `t` and `x0, x1, ...` into a Function: `^` is power,
+/// comparisons give 1/0, comma-separated expressions give a vector, `_pi`/`_e` are the double
+/// constants. Throws SpecError on a syntax error.
+Function expr(const std::string& source);
+
+// --------------------------------------------------------------------------------------------
+/// A selection of dimensions: all, a Python slice (start:stop:step, negatives count from the
+/// end) or an index list (Nengo's advanced indexing, repeats and permutations allowed).
+struct Slice {
+  enum class Kind { All, Range, Indices };
+  static Slice all() { return {}; }
+  static Slice range(std::optional<int64_t> start, std::optional<int64_t> stop,
+                     std::optional<int64_t> step = std::nullopt);
+  static Slice indices(std::vector<int64_t> index);
+
+  bool is_all() const { return kind == Kind::All; }
+  /// The selected indices for a vector of `size`; throws BuildError when out of range.
+  std::vector<int64_t> resolve(int64_t size) const;
+  /// Spec form: `[i, j]` or `{"start", "stop", "step"}`.
+  nlohmann::json to_json() const;
+
+  Kind kind = Kind::All;
+  std::optional<int64_t> start, stop, step;
+  std::vector<int64_t> index;
+};
+
+/// A reference to what a Connection or Probe attaches to: a node, an ensemble (its decoded
+/// value), the neurons of an ensemble, or a connection (for weights probes), with a slice.
+class ObjRef {
+ public:
+  enum class Kind { None, Node, Ensemble, Neurons, Connection };
+  ObjRef() = default;
+  ObjRef(NodePtr node);              // NOLINT: implicit by design
+  ObjRef(EnsemblePtr ensemble);      // NOLINT
+  ObjRef(ConnectionPtr connection);  // NOLINT
+  static ObjRef neurons(EnsemblePtr ensemble);
+
+  /// The same object with a slice applied (slicing a slice is not supported).
+  ObjRef operator[](Slice s) const;
+
+  /// Size of the object's output (nodes: size_out, ensembles: dimensions, neurons: n_neurons).
+  int64_t size_out() const;
+  /// Size of the object's input (nodes: size_in).
+  int64_t size_in() const;
+  /// The referenced object's id ("a", or "a.neurons" for neurons).
+  std::string id() const;
+  /// Human form for messages: `ensemble "a"`, `neurons of ensemble "a"`, `node "stim"[0:2]`.
+  std::string describe() const;
+
+  Kind kind = Kind::None;
+  NodePtr node;
+  EnsemblePtr ensemble;
+  ConnectionPtr connection;
+  Slice slice;
+};
+
+// --------------------------------------------------------------------------------------------
+/// Options of a Node: a constant output, a function of t and/or input, a pass-through
+/// (`size_in` only, outputs the sum of its inputs) or an input placeholder (`size_out` only,
+/// fed from data).
+struct NodeOptions {
+  TORCH_ARG(std::string, id);
+  TORCH_ARG(std::string, label);
+  TORCH_ARG(int64_t, size_in) = 0;
+  /// -1: inferred from the output (a trial call of the function at t = 0 on zeros).
+  TORCH_ARG(int64_t, size_out) = -1;
+
+ public:
+  NodeOptions& output(double v);
+  NodeOptions& output(std::vector<double> v);
+  NodeOptions& output(torch::Tensor v);
+  NodeOptions& output(Function f);
+  /// The constant output (float64 1-D), undefined unless constant.
+  const torch::Tensor& constant() const { return constant_; }
+  const Function& function() const { return function_; }
+
+ private:
+  torch::Tensor constant_;
+  Function function_;
+};
+
+class Node {
+ public:
+  enum class Kind { Constant, Function, PassThrough, Input };
+  /// Validates the options and infers size_out; throws SpecError naming the node.
+  explicit Node(NodeOptions options);
+  const std::string& id() const { return options_.id(); }
+  const std::string& label() const { return options_.label(); }
+  Kind kind() const { return kind_; }
+  int64_t size_in() const { return options_.size_in(); }
+  int64_t size_out() const { return size_out_; }
+  const NodeOptions& options() const { return options_; }
+  ObjRef operator[](Slice s) const;
+  /// `node "id"` for messages.
+  std::string describe() const;
+
+ private:
+  friend class Network;
+  NodeOptions options_;
+  Kind kind_;
+  int64_t size_out_ = 0;
+  std::weak_ptr<Node> self_;
+};
+
+// --------------------------------------------------------------------------------------------
+/// Options of an Ensemble, with Nengo's defaults.
+struct EnsembleOptions {
+  EnsembleOptions(int64_t n_neurons, int64_t dimensions)
+      : n_neurons_(n_neurons), dimensions_(dimensions) {}
+  TORCH_ARG(std::string, id);
+  TORCH_ARG(std::string, label);
+  TORCH_ARG(int64_t, n_neurons);
+  TORCH_ARG(int64_t, dimensions);
+  TORCH_ARG(double, radius) = 1.0;
+  TORCH_ARG(Init, max_rates) = Init(Uniform(200.0, 400.0));
+  TORCH_ARG(Init, intercepts) = Init(Uniform(-1.0, 0.9));
+  TORCH_ARG(Init, encoders) = Init(ScatteredHypersphere(true));
+  /// Given gain and bias override max_rates/intercepts (both must be given).
+  TORCH_ARG(Init, gain);
+  TORCH_ARG(Init, bias);
+  TORCH_ARG(Init, eval_points) = Init(ScatteredHypersphere(false));
+  /// Default: max(clip(500 d, 750, 2500), 2 n_neurons).
+  TORCH_ARG(std::optional<int64_t>, n_eval_points);
+  TORCH_ARG(bool, normalize_encoders) = true;
+  TORCH_ARG(std::optional<uint32_t>, seed);
+  /// Unset: the network's `trainable` setting.
+  TORCH_ARG(std::optional<bool>, trainable);
+
+ public:
+  EnsembleOptions& neuron_type(NeuronTypePtr t) {
+    neuron_type_ = std::move(t);
+    return *this;
+  }
+  template <class T, class = std::enable_if_t<std::is_base_of_v<NeuronType, T>>>
+  EnsembleOptions& neuron_type(const T& t) {
+    neuron_type_ = std::make_shared<T>(t);
+    return *this;
+  }
+  const NeuronTypePtr& neuron_type() const { return neuron_type_; }
+
+ private:
+  NeuronTypePtr neuron_type_ = std::make_shared<LIF>();
+};
+
+class Ensemble : public std::enable_shared_from_this<Ensemble> {
+ public:
+  /// Validates the options; throws SpecError naming the ensemble.
+  explicit Ensemble(EnsembleOptions options);
+  const std::string& id() const { return options_.id(); }
+  const std::string& label() const { return options_.label(); }
+  int64_t n_neurons() const { return options_.n_neurons(); }
+  int64_t dimensions() const { return options_.dimensions(); }
+  const EnsembleOptions& options() const { return options_; }
+  /// The ensemble's neurons, as a connection or probe target.
+  ObjRef neurons();
+  /// A slice of the decoded value.
+  ObjRef operator[](Slice s);
+  std::string describe() const;
+
+ private:
+  friend class Network;
+  EnsembleOptions options_;
+};
+
+// --------------------------------------------------------------------------------------------
+struct ConnectionOptions {
+  TORCH_ARG(std::string, id);
+  TORCH_ARG(std::string, label);
+  /// Empty: identity. A scalar, a vector (elementwise), a matrix [post][pre] or a
+  /// distribution sampled with shape (size_out, size_mid).
+  TORCH_ARG(Init, transform);
+  /// Computed on the (sliced) pre value; from an ensemble it is solved with the NEF.
+  TORCH_ARG(Function, function);
+  TORCH_ARG(SolverPtr, solver) = std::make_shared<LstsqL2>();
+  /// Empty: the pre ensemble's eval points.
+  TORCH_ARG(Init, eval_points);
+  TORCH_ARG(bool, scale_eval_points) = true;
+  TORCH_ARG(std::optional<uint32_t>, seed);
+  TORCH_ARG(std::optional<bool>, trainable);
+
+ public:
+  /// nullptr: no synapse (the value arrives within the same step).
+  ConnectionOptions& synapse(SynapsePtr s) {
+    synapse_ = std::move(s);
+    return *this;
+  }
+  /// Lowpass(tau).
+  ConnectionOptions& synapse(double tau) { return synapse(std::make_shared<Lowpass>(tau)); }
+  template <class T, class = std::enable_if_t<std::is_base_of_v<Synapse, T>>>
+  ConnectionOptions& synapse(const T& s) {
+    return synapse(std::make_shared<T>(s));
+  }
+  const SynapsePtr& synapse() const { return synapse_; }
+
+ private:
+  SynapsePtr synapse_ = std::make_shared<Lowpass>(0.005);
+};
+
+class Connection {
+ public:
+  Connection(ObjRef pre, ObjRef post, ConnectionOptions options);
+  const std::string& id() const { return options_.id(); }
+  const ObjRef& pre() const { return pre_; }
+  const ObjRef& post() const { return post_; }
+  const ConnectionOptions& options() const { return options_; }
+  /// Size of the value after slicing and the function, before the transform.
+  int64_t size_mid() const { return size_mid_; }
+  /// `connection "c0" (a -> b)` for messages.
+  std::string describe() const;
+
+ private:
+  friend class Network;
+  ObjRef pre_, post_;
+  ConnectionOptions options_;
+  int64_t size_mid_ = 0;
+};
+
+// --------------------------------------------------------------------------------------------
+struct ProbeOptions {
+  TORCH_ARG(std::string, id);
+  TORCH_ARG(std::string, label);
+  /// "output" (decoded value, node output, neuron output), "voltage", "refractory_time",
+  /// "input" (neuron current), "weights" (connections).
+  TORCH_ARG(std::string, attr) = "output";
+  TORCH_ARG(std::optional<double>, sample_every);
+  TORCH_ARG(SolverPtr, solver) = std::make_shared<LstsqL2>();
+  TORCH_ARG(std::optional<uint32_t>, seed);
+
+ public:
+  ProbeOptions& synapse(SynapsePtr s) {
+    synapse_ = std::move(s);
+    return *this;
+  }
+  ProbeOptions& synapse(double tau) { return synapse(std::make_shared<Lowpass>(tau)); }
+  template <class T, class = std::enable_if_t<std::is_base_of_v<Synapse, T>>>
+  ProbeOptions& synapse(const T& s) {
+    return synapse(std::make_shared<T>(s));
+  }
+  const SynapsePtr& synapse() const { return synapse_; }
+
+ private:
+  SynapsePtr synapse_;  // unfiltered by default, as Nengo
+};
+
+class Probe {
+ public:
+  Probe(ObjRef target, ProbeOptions options);
+  const std::string& id() const { return options_.id(); }
+  const ObjRef& target() const { return target_; }
+  const ProbeOptions& options() const { return options_; }
+  /// Columns per sample.
+  int64_t size() const { return size_; }
+  std::string describe() const;
+
+ private:
+  friend class Network;
+  ObjRef target_;
+  ProbeOptions options_;
+  int64_t size_ = 0;
+};
+
+// --------------------------------------------------------------------------------------------
+/// NengoDL's `configure_settings`.
+struct NetworkSettings {
+  TORCH_ARG(double, lif_smoothing) = 0.0;
+  TORCH_ARG(bool, trainable) = true;
+  TORCH_ARG(std::string, dtype) = "float32";
+  TORCH_ARG(bool, stateful) = true;
+  TORCH_ARG(bool, keep_history) = true;
+  TORCH_ARG(std::string, training_mode) = "rate";
+};
+
+struct NetworkOptions {
+  TORCH_ARG(std::string, id);
+  TORCH_ARG(std::string, label);
+  TORCH_ARG(std::optional<uint32_t>, seed);
+  /// The time step simulators use unless told otherwise.
+  TORCH_ARG(double, dt) = 0.001;
+};
+
+class Network : public std::enable_shared_from_this<Network> {
+ public:
+  explicit Network(NetworkOptions options = {});
+
+  /// Adds objects. Objects without an id get one (`node_3`, `ensemble_0`, `c2`, `probe_1`),
+  /// unique within the whole tree. Invalid options throw SpecError naming the object.
+  NodePtr node(NodeOptions options);
+  EnsemblePtr ensemble(EnsembleOptions options);
+  ConnectionPtr connect(ObjRef pre, ObjRef post, ConnectionOptions options = {});
+  ProbePtr probe(ObjRef target, ProbeOptions options = {});
+  /// A nested network sharing this network's id space.
+  NetworkPtr network(NetworkOptions options = {});
+
+  const NetworkOptions& options() const { return options_; }
+  NetworkSettings& settings() { return settings_; }
+  const NetworkSettings& settings() const { return settings_; }
+  const std::string& label() const { return options_.label(); }
+  std::optional<uint32_t> seed() const { return options_.seed(); }
+  double dt() const { return options_.dt(); }
+
+  /// Direct children, in insertion order.
+  const std::vector<NodePtr>& nodes() const { return nodes_; }
+  const std::vector<EnsemblePtr>& ensembles() const { return ensembles_; }
+  const std::vector<ConnectionPtr>& connections() const { return connections_; }
+  const std::vector<ProbePtr>& probes() const { return probes_; }
+  const std::vector<NetworkPtr>& networks() const { return networks_; }
+
+  /// All objects of the tree (this network first, then sub-networks depth first).
+  std::vector<NodePtr> all_nodes() const;
+  std::vector<EnsemblePtr> all_ensembles() const;
+  std::vector<ConnectionPtr> all_connections() const;
+  std::vector<ProbePtr> all_probes() const;
+
+  /// Lookup by id in the whole tree; nullptr when absent.
+  NodePtr find_node(const std::string& id) const;
+  EnsemblePtr find_ensemble(const std::string& id) const;
+  ConnectionPtr find_connection(const std::string& id) const;
+  ProbePtr find_probe(const std::string& id) const;
+
+ private:
+  struct IdSpace;
+  std::string take_id(const std::string& wanted, const std::string& prefix);
+  NetworkOptions options_;
+  NetworkSettings settings_;
+  std::vector<NodePtr> nodes_;
+  std::vector<EnsemblePtr> ensembles_;
+  std::vector<ConnectionPtr> connections_;
+  std::vector<ProbePtr> probes_;
+  std::vector<NetworkPtr> networks_;
+  std::shared_ptr<IdSpace> ids_;
+};
+
+}  // namespace snn

@@ -1,0 +1,106 @@
+#pragma once
+/// \file simulator.h
+/// The Simulator: builds a Network (NEF parameters, seeded), compiles it into a
+/// `torch::nn::Module` that runs T steps for a minibatch, and keeps its state and probe data
+/// between calls, as NengoDL's Simulator.
+///
+///     snn::Simulator sim(net, snn::SimulatorOptions().minibatch_size(4));
+///     sim.run(1.0);                        // 1000 steps of 1 ms
+///     torch::Tensor y = sim.data(probe);   // (4, 1000, d)
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <torch/arg.h>
+#include <torch/types.h>
+
+#include "snn/network.h"
+
+namespace torch::nn {
+class Module;
+}
+
+namespace snn {
+
+/// Node id -> data, shaped (batch, steps, size_out) or (batch, size_out) (same every step).
+using Inputs = std::map<std::string, torch::Tensor>;
+/// Probe id -> data shaped (batch, n_samples, size).
+using ProbeData = std::map<std::string, torch::Tensor>;
+
+struct SimulatorOptions {
+  /// 0: the network's dt.
+  TORCH_ARG(double, dt) = 0.0;
+  /// Unset: the network seed (+1 for the simulator's own RNG, as Nengo).
+  TORCH_ARG(std::optional<uint32_t>, seed);
+  TORCH_ARG(int64_t, minibatch_size) = 1;
+  TORCH_ARG(torch::Device, device) = torch::kCPU;
+  /// Unset: the network's `dtype` setting (float32 unless changed).
+  TORCH_ARG(std::optional<torch::Dtype>, dtype);
+  /// Show a progress bar on stderr for long runs (only when stderr is a terminal).
+  TORCH_ARG(bool, progress_bar) = true;
+};
+
+/// What the build made of an ensemble (float64, CPU; live values after training).
+struct EnsembleData {
+  torch::Tensor gain, bias, encoders, scaled_encoders, eval_points, max_rates, intercepts;
+};
+
+/// What the build made of a connection: `weights` = transform x decoders for a decoded
+/// connection, else the transform (0-d scalar, 1-d elementwise, 2-d matrix, undefined for
+/// identity); `decoders` (size_mid, n_neurons) when decoded.
+struct ConnectionData {
+  torch::Tensor weights, decoders, eval_points;
+};
+
+class Simulator {
+ public:
+  Simulator(NetworkPtr network, SimulatorOptions options = {});
+  ~Simulator();
+  Simulator(Simulator&&) noexcept;
+  Simulator& operator=(Simulator&&) noexcept;
+
+  /// Runs round(seconds / dt) steps. `data` feeds input nodes.
+  void run(double seconds, const Inputs& data = {});
+  /// Runs n steps; probe data is appended to what earlier runs recorded.
+  void run_steps(int64_t n, const Inputs& data = {});
+  /// One step.
+  void step(const Inputs& data = {});
+  /// Back to the state right after the build: neuron and synapse state, time, probe data and
+  /// trainable parameters. A seed changes the simulator seed (processes) only.
+  void reset(std::optional<uint32_t> seed = std::nullopt);
+  /// Resets neuron/synapse state and time, keeping parameters (and, unless
+  /// `include_probes`, the probe data).
+  void soft_reset(bool include_probes = false);
+
+  /// Runs `n_steps` (default: the data's steps) without changing the simulator's state and
+  /// returns every probe's data for this run. The batch may be any multiple of the
+  /// minibatch size.
+  ProbeData predict(const Inputs& inputs, int64_t n_steps = -1);
+
+  /// Time of every step so far (starting at dt), or of the steps a probe with
+  /// `sample_every` records.
+  torch::Tensor trange(std::optional<double> sample_every = std::nullopt) const;
+  /// Probe data recorded since the last reset: (batch, n_samples, size), float64 on the CPU.
+  torch::Tensor data(const ProbePtr& probe) const;
+  torch::Tensor data(const std::string& probe_id) const;
+  EnsembleData data(const EnsemblePtr& ensemble) const;
+  ConnectionData data(const ConnectionPtr& connection) const;
+
+  int64_t n_steps() const;
+  double time() const;
+  double dt() const;
+  int64_t minibatch_size() const;
+  torch::Dtype dtype() const;
+  torch::Device device() const;
+  const Network& network() const;
+  /// The compiled module: its parameters are the trainable values.
+  torch::nn::Module& module();
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace snn

@@ -1,0 +1,283 @@
+// The NEF build: seeds every object the way Nengo does, samples ensembles' parameters,
+// solves decoders for connections and probes from ensembles, and discretises synapses.
+#include <random>
+#include <set>
+
+#include <torch/torch.h>
+
+#include "build/model.h"
+#include "snn/errors.h"
+
+namespace snn::detail {
+
+int64_t default_n_eval_points(int64_t n_neurons, int64_t dimensions) {
+  return std::max(std::clamp<int64_t>(500 * dimensions, 750, 2500), 2 * n_neurons);
+}
+
+namespace {
+
+constexpr auto kF64 = torch::kFloat64;
+
+/// Object seeds as Nengo assigns them: each network draws one seed per child in the order
+/// connections, ensembles, networks, nodes, probes (drawn even when the child has its own).
+struct Seeds {
+  std::map<const void*, uint32_t> of;
+  void assign(const Network& net, uint32_t net_seed) {
+    Rng rng(net_seed);
+    auto pick = [&](const void* obj, std::optional<uint32_t> own) {
+      uint32_t drawn = rng.child_seed();
+      of[obj] = own ? *own : drawn;
+    };
+    for (const auto& c : net.connections()) pick(c.get(), c->options().seed());
+    for (const auto& e : net.ensembles()) pick(e.get(), e->options().seed());
+    std::vector<std::pair<const Network*, uint32_t>> subs;
+    for (const auto& n : net.networks()) {
+      uint32_t drawn = rng.child_seed();
+      subs.emplace_back(n.get(), n->seed() ? *n->seed() : drawn);
+    }
+    for (const auto& n : net.nodes()) pick(n.get(), std::nullopt);
+    for (const auto& p : net.probes()) pick(p.get(), p->options().seed());
+    for (const auto& [sub, s] : subs) assign(*sub, s);
+  }
+};
+
+/// A per-neuron parameter: a literal scalar is broadcast, a list used as is.
+torch::Tensor per_neuron(const Init& init, int64_t n, Rng& rng, const std::string& what,
+                         const std::string& name) {
+  auto t = init.get(n, 0, rng).to(kF64);
+  if (t.dim() == 0) return t.expand({n}).clone();
+  if (t.dim() == 2 && t.size(1) == 1) t = t.flatten();
+  if (t.dim() != 1 || t.size(0) != n)
+    throw BuildError(name + ": " + what + " must have " + std::to_string(n) + " values, got shape " +
+                     c10::str(t.sizes()));
+  return t.contiguous();
+}
+
+torch::Tensor sample_eval_points(const Init& init, int64_t n_points, int64_t d, double radius,
+                                 bool scale, Rng& rng, const std::string& name) {
+  auto ep = init.get(n_points, d, rng).to(kF64);
+  if (ep.dim() == 1 && d == 1) ep = ep.unsqueeze(1);
+  if (ep.dim() != 2 || ep.size(1) != d || ep.size(0) == 0)
+    throw BuildError(name + ": eval_points must have shape (m, " + std::to_string(d) + "), got " +
+                     c10::str(ep.sizes()));
+  return scale ? ep * radius : ep;
+}
+
+BuiltEnsemble build_ensemble(const EnsemblePtr& ens, uint32_t seed) {
+  const auto& o = ens->options();
+  const auto name = ens->describe();
+  const int64_t n = o.n_neurons(), d = o.dimensions();
+  BuiltEnsemble b;
+  b.ensemble = ens;
+  b.neuron_type = o.neuron_type();
+  b.seed = seed;
+  Rng rng(seed);
+  try {
+    const int64_t m = o.n_eval_points() ? *o.n_eval_points() : default_n_eval_points(n, d);
+    b.eval_points = sample_eval_points(o.eval_points(), m, d, o.radius(), true, rng, name);
+
+    auto enc = o.encoders().get(n, d, rng).to(kF64);
+    if (enc.dim() == 1 && d == 1) enc = enc.unsqueeze(1);
+    if (enc.dim() != 2 || enc.size(0) != n || enc.size(1) != d)
+      throw BuildError(name + ": encoders must have shape (" + std::to_string(n) + ", " +
+                       std::to_string(d) + "), got " + c10::str(enc.sizes()));
+    if (o.normalize_encoders()) {
+      auto norms = enc.norm(2, 1, true);
+      if ((norms == 0).any().item<bool>()) throw BuildError(name + ": an encoder has zero length");
+      enc = enc / norms;
+    }
+    b.encoders = enc.contiguous();
+
+    const auto& nt = *o.neuron_type();
+    if (!o.gain().empty()) {
+      b.gain = per_neuron(o.gain(), n, rng, "gain", name);
+      b.bias = per_neuron(o.bias(), n, rng, "bias", name);
+      std::tie(b.max_rates, b.intercepts) = nt.max_rates_intercepts(b.gain, b.bias);
+    } else {
+      b.max_rates = per_neuron(o.max_rates(), n, rng, "max_rates", name);
+      b.intercepts = per_neuron(o.intercepts(), n, rng, "intercepts", name);
+      std::tie(b.gain, b.bias) = nt.gain_bias(b.max_rates, b.intercepts);
+      if ((b.gain <= 0).any().item<bool>() || !torch::isfinite(b.gain).all().item<bool>())
+        throw BuildError(name + ": max_rates/intercepts give non-positive or non-finite gains "
+                                "(an intercept of 1 or above, or a max rate the neuron type "
+                                "cannot reach?)");
+    }
+    b.scaled_encoders = (b.encoders * (b.gain / o.radius()).unsqueeze(1)).contiguous();
+
+    Rng state_rng(seed + 1);
+    for (const auto& [state, dflt] : nt.default_state()) {
+      auto it = nt.initial_state.find(state);
+      const Init& init = it != nt.initial_state.end() ? it->second : dflt;
+      b.initial_state[state] = per_neuron(init, n, state_rng, "initial_state " + state, name);
+    }
+  } catch (const SpecError& e) {
+    throw BuildError(name + ": " + e.what());
+  }
+  return b;
+}
+
+/// Applies `f` row by row to eval points (already sliced).
+torch::Tensor apply_function(const Function& f, const torch::Tensor& x, const std::string& name) {
+  auto xc = x.contiguous();
+  const int64_t m = xc.size(0), d = xc.size(1);
+  std::vector<double> row(d);
+  std::vector<double> out;
+  int64_t width = -1;
+  const double* p = xc.data_ptr<double>();
+  for (int64_t i = 0; i < m; ++i) {
+    std::copy(p + i * d, p + (i + 1) * d, row.begin());
+    auto y = f(0.0, row);
+    if (width < 0) width = static_cast<int64_t>(y.size());
+    if (static_cast<int64_t>(y.size()) != width)
+      throw BuildError(name + ": function returned " + std::to_string(y.size()) +
+                       " values on one eval point and " + std::to_string(width) + " on another");
+    out.insert(out.end(), y.begin(), y.end());
+  }
+  return torch::tensor(out, kF64).reshape({m, width});
+}
+
+torch::Tensor activities(const BuiltEnsemble& b, const torch::Tensor& eval_points) {
+  const double radius = b.ensemble->options().radius();
+  auto x = torch::mm(eval_points, b.encoders.t() / radius);
+  return b.neuron_type->rates(x * b.gain + b.bias);
+}
+
+torch::Tensor solve_decoders(const BuiltEnsemble& pre, const torch::Tensor& eval_points,
+                             const torch::Tensor& targets, const Solver& solver,
+                             const std::string& name) {
+  auto A = activities(pre, eval_points);
+  if (!(A.abs().max().item<double>() > 0))
+    throw BuildError(name + ": every neuron of " + pre.ensemble->describe() +
+                     " is silent on the eval points, so no decoders can be solved");
+  auto X = solver.solve(A, targets);
+  if (!torch::isfinite(X).all().item<bool>())
+    throw BuildError(name + ": the decoder solve gave non-finite values");
+  return X.t().contiguous();  // (size_mid, n_neurons)
+}
+
+bool is_identity(const std::vector<int64_t>& idx, int64_t size) {
+  if (static_cast<int64_t>(idx.size()) != size) return false;
+  for (int64_t i = 0; i < size; ++i)
+    if (idx[i] != i) return false;
+  return true;
+}
+
+}  // namespace
+
+Model build_model(const Network& net, double dt, std::optional<uint32_t> seed) {
+  Model model;
+  model.dt = dt;
+  if (seed) {
+    model.seed = *seed;
+  } else if (net.seed()) {
+    model.seed = *net.seed();
+  } else {
+    model.seed = std::random_device{}() & 0x7FFFFFFFu;
+  }
+  Seeds seeds;
+  seeds.assign(net, model.seed);
+
+  model.nodes = net.all_nodes();
+  for (size_t i = 0; i < model.nodes.size(); ++i) model.node_index[model.nodes[i].get()] = i;
+  for (const auto& e : net.all_ensembles()) {
+    model.ensemble_index[e.get()] = model.ensembles.size();
+    model.ensembles.push_back(build_ensemble(e, seeds.of.at(e.get())));
+  }
+
+  auto check_member = [&](const ObjRef& r, const std::string& who, const char* end) {
+    using K = ObjRef::Kind;
+    bool ok = true;
+    if (r.kind == K::Node) ok = model.node_index.count(r.node.get()) > 0;
+    if (r.kind == K::Ensemble || r.kind == K::Neurons)
+      ok = model.ensemble_index.count(r.ensemble.get()) > 0;
+    if (r.kind == K::Connection) {
+      ok = false;
+      for (const auto& c : net.all_connections()) ok = ok || c == r.connection;
+    }
+    if (!ok)
+      throw BuildError(who + ": its " + end + " " + r.describe() +
+                       " is not part of this network (dangling object)");
+  };
+
+  for (const auto& c : net.all_connections()) {
+    const auto name = c->describe();
+    check_member(c->pre(), name, "pre");
+    check_member(c->post(), name, "post");
+    BuiltConnection b;
+    b.connection = c;
+    b.seed = seeds.of.at(c.get());
+    Rng rng(b.seed);
+    b.pre_index = c->pre().slice.resolve(c->pre().size_out());
+    b.post_index = c->post().slice.resolve(c->post().size_in());
+    b.pre_full = is_identity(b.pre_index, c->pre().size_out());
+    b.post_full = is_identity(b.post_index, c->post().size_in());
+    const int64_t post_size = static_cast<int64_t>(b.post_index.size());
+    const auto& o = c->options();
+
+    torch::Tensor transform;
+    if (!o.transform().empty()) {
+      transform = o.transform().get(post_size, c->size_mid(), rng).to(kF64);
+      if (o.transform().is_distribution() && transform.dim() != 2)
+        throw BuildError(name + ": the transform distribution gave shape " +
+                         c10::str(transform.sizes()));
+    }
+    if (c->pre().kind == ObjRef::Kind::Ensemble) {
+      b.decoded = true;
+      const auto& pre = model.ensembles[model.ensemble_index.at(c->pre().ensemble.get())];
+      const auto& eo = pre.ensemble->options();
+      if (o.eval_points().empty()) {
+        b.eval_points = pre.eval_points;
+      } else {
+        const int64_t m = eo.n_eval_points() ? *eo.n_eval_points()
+                                             : default_n_eval_points(eo.n_neurons(), eo.dimensions());
+        b.eval_points = sample_eval_points(o.eval_points(), m, eo.dimensions(), eo.radius(),
+                                           o.scale_eval_points(), rng, name);
+      }
+      auto x = b.pre_full ? b.eval_points
+                          : b.eval_points.index_select(1, torch::tensor(b.pre_index, torch::kLong));
+      auto targets = o.function() ? apply_function(o.function(), x, name) : x;
+      b.decoders = solve_decoders(pre, b.eval_points, targets, *o.solver(), name);
+      if (!transform.defined()) {
+        b.weights = b.decoders;
+      } else if (transform.dim() == 0) {
+        b.weights = transform * b.decoders;
+      } else if (transform.dim() == 1) {
+        b.weights = transform.unsqueeze(1) * b.decoders;
+      } else {
+        b.weights = torch::mm(transform, b.decoders);
+      }
+    } else {
+      b.weights = transform;
+    }
+    if (o.synapse()) b.filter = o.synapse()->discretize(dt);
+    model.connection_index[c.get()] = model.connections.size();
+    model.connections.push_back(std::move(b));
+  }
+
+  for (const auto& p : net.all_probes()) {
+    const auto name = p->describe();
+    check_member(p->target(), name, "target");
+    BuiltProbe b;
+    b.probe = p;
+    const auto& t = p->target();
+    const auto& attr = p->options().attr();
+    if (t.kind != ObjRef::Kind::Connection) {
+      const int64_t full = (t.kind == ObjRef::Kind::Node && attr == "input") ? t.size_in()
+                                                                             : t.size_out();
+      b.index = t.slice.resolve(full);
+      b.full = is_identity(b.index, full);
+    }
+    if (t.kind == ObjRef::Kind::Ensemble && (attr == "output" || attr == "decoded_output")) {
+      const auto& pre = model.ensembles[model.ensemble_index.at(t.ensemble.get())];
+      auto x = b.full ? pre.eval_points
+                      : pre.eval_points.index_select(1, torch::tensor(b.index, torch::kLong));
+      b.decoders = solve_decoders(pre, pre.eval_points, x, *p->options().solver(), name);
+    }
+    if (p->options().synapse()) b.filter = p->options().synapse()->discretize(dt);
+    if (p->options().sample_every()) b.period = *p->options().sample_every() / dt;
+    model.probes.push_back(std::move(b));
+  }
+  return model;
+}
+
+}  // namespace snn::detail

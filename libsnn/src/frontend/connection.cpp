@@ -1,0 +1,151 @@
+// Connection and Probe: endpoint kinds, slices and transform shapes are checked here, so a
+// mistake is reported with the object's name before anything is built.
+#include <torch/torch.h>
+
+#include "snn/errors.h"
+#include "snn/network.h"
+
+namespace snn {
+
+std::string Connection::describe() const {
+  return "connection \"" + id() + "\" (" + pre_.id() + " -> " + post_.id() + ")";
+}
+
+Connection::Connection(ObjRef pre, ObjRef post, ConnectionOptions o)
+    : pre_(std::move(pre)), post_(std::move(post)), options_(std::move(o)) {
+  const auto name = describe();
+  using K = ObjRef::Kind;
+  if (pre_.kind == K::None || pre_.kind == K::Connection)
+    throw SpecError(name + ": pre must be a node, an ensemble or neurons");
+  if (post_.kind == K::None || post_.kind == K::Connection)
+    throw SpecError(name + ": post must be a node, an ensemble or neurons");
+  if (post_.kind == K::Node && post_.node->size_in() == 0)
+    throw SpecError(name + ": " + post_.node->describe() +
+                    " has size_in 0 and cannot receive connections");
+  if (pre_.kind == K::Node && pre_.node->size_out() == 0)
+    throw SpecError(name + ": " + pre_.node->describe() + " has no output");
+  int64_t pre_size, post_size;
+  try {
+    pre_size = static_cast<int64_t>(pre_.slice.resolve(pre_.size_out()).size());
+  } catch (const BuildError& e) {
+    throw SpecError(name + ": pre slice: " + e.what());
+  }
+  try {
+    post_size = static_cast<int64_t>(post_.slice.resolve(post_.size_in()).size());
+  } catch (const BuildError& e) {
+    throw SpecError(name + ": post slice: " + e.what());
+  }
+  if (pre_size == 0 || post_size == 0) throw SpecError(name + ": a slice selects nothing");
+
+  size_mid_ = pre_size;
+  const auto& fn = options_.function();
+  if (fn) {
+    if (pre_.kind == K::Neurons)
+      throw SpecError(name + ": a function cannot be applied to neurons (use a transform)");
+    std::vector<double> trial;
+    try {
+      trial = fn(0.0, std::vector<double>(pre_size, 0.0));
+    } catch (const std::exception& e) {
+      throw SpecError(name + ": function failed on a trial call with " +
+                      std::to_string(pre_size) + " zeros: " + e.what());
+    }
+    if (trial.empty()) throw SpecError(name + ": function returns no values");
+    size_mid_ = static_cast<int64_t>(trial.size());
+  }
+
+  const auto& tr = options_.transform();
+  if (tr.empty()) {
+    if (size_mid_ != post_size)
+      throw SpecError(name + ": without a transform, the pre value (" + std::to_string(size_mid_) +
+                      " dims) must match the post (" + std::to_string(post_size) + " dims)");
+  } else if (!tr.is_distribution()) {
+    const auto& t = tr.literal();
+    if (t.dim() == 1) {
+      if (t.size(0) != size_mid_ || size_mid_ != post_size)
+        throw SpecError(name + ": an elementwise transform needs pre (" +
+                        std::to_string(size_mid_) + "), post (" + std::to_string(post_size) +
+                        ") and transform (" + std::to_string(t.size(0)) + ") sizes to agree");
+    } else if (t.dim() == 2) {
+      if (t.size(0) != post_size || t.size(1) != size_mid_)
+        throw SpecError(name + ": expected a transform of shape (" + std::to_string(post_size) +
+                        ", " + std::to_string(size_mid_) + ") [post][pre], got " +
+                        c10::str(t.sizes()));
+    } else if (t.dim() != 0) {
+      throw SpecError(name + ": a transform must be a scalar, vector or matrix, got " +
+                      std::to_string(t.dim()) + " dimensions");
+    }
+  }
+  if (!options_.eval_points().empty()) {
+    if (pre_.kind != K::Ensemble)
+      throw SpecError(name + ": eval_points only apply to connections from an ensemble");
+    if (!options_.eval_points().is_distribution()) {
+      const auto& e = options_.eval_points().literal();
+      if (e.dim() != 2 || e.size(1) != pre_.ensemble->dimensions())
+        throw SpecError(name + ": eval_points must have shape (m, " +
+                        std::to_string(pre_.ensemble->dimensions()) + "), got " +
+                        c10::str(e.sizes()));
+    }
+  }
+  if (!options_.solver()) throw SpecError(name + ": solver is missing");
+  if (options_.solver()->weights())
+    throw SpecError(name + ": solvers with weights=true are not available in this build");
+}
+
+std::string Probe::describe() const { return "probe \"" + id() + "\" (" + target_.id() + ")"; }
+
+Probe::Probe(ObjRef target, ProbeOptions o) : target_(std::move(target)), options_(std::move(o)) {
+  const auto name = describe();
+  using K = ObjRef::Kind;
+  const auto& attr = options_.attr();
+  if (options_.sample_every() && !(*options_.sample_every() > 0))
+    throw SpecError(name + ": expected sample_every > 0");
+  switch (target_.kind) {
+    case K::None: throw SpecError(name + ": probe target is missing");
+    case K::Node:
+    case K::Ensemble:
+      if (attr != "output" && attr != "decoded_output" && attr != "input")
+        throw SpecError(name + ": cannot probe \"" + attr + "\" of " + target_.describe() +
+                        " (expected output or input)");
+      if (target_.kind == K::Node && attr == "input" && target_.node->size_in() == 0)
+        throw SpecError(name + ": " + target_.describe() + " has no input");
+      break;
+    case K::Neurons: {
+      bool ok = attr == "output" || attr == "spikes" || attr == "rates" || attr == "input";
+      for (const auto& [state, init] : target_.ensemble->options().neuron_type()->default_state())
+        ok = ok || attr == state;
+      if (!ok)
+        throw SpecError(name + ": " + target_.ensemble->options().neuron_type()->type() +
+                        " neurons have no \"" + attr + "\" to probe");
+      break;
+    }
+    case K::Connection:
+      if (attr != "weights")
+        throw SpecError(name + ": only \"weights\" can be probed on a connection, got \"" + attr +
+                        "\"");
+      break;
+  }
+  if (target_.kind == K::Connection) {
+    const auto& c = *target_.connection;
+    const int64_t post = static_cast<int64_t>(c.post().slice.resolve(c.post().size_in()).size());
+    if (c.pre().kind == K::Ensemble) {
+      size_ = post * c.pre().ensemble->n_neurons();
+    } else {
+      const auto& tr = c.options().transform();
+      if (tr.empty())
+        throw SpecError(name + ": " + c.describe() + " has no weights (identity transform)");
+      size_ = tr.is_distribution() || tr.literal().dim() == 2 ? post * c.size_mid()
+                                                             : tr.literal().numel();
+    }
+    if (!target_.slice.is_all()) throw SpecError(name + ": a weights probe cannot be sliced");
+    return;
+  }
+  const int64_t full = attr == "input" && target_.kind == K::Node ? target_.size_in()
+                                                                   : target_.size_out();
+  try {
+    size_ = static_cast<int64_t>(target_.slice.resolve(full).size());
+  } catch (const BuildError& e) {
+    throw SpecError(name + ": " + e.what());
+  }
+}
+
+}  // namespace snn

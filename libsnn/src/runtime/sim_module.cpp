@@ -1,0 +1,391 @@
+// The step loop. Per step: synapse outputs of the previous step are delivered, then objects
+// are computed level by level; each computed object pushes its value through its outgoing
+// connections (synapse-free ones land in the same step, filtered ones are delivered next
+// step); finally probes record. This reproduces Nengo's operator schedule.
+#include <cmath>
+
+#include "runtime/sim_module.h"
+#include "snn/errors.h"
+
+namespace snn::detail {
+
+namespace {
+
+torch::Tensor index_tensor(const std::vector<int64_t>& idx, torch::Device device) {
+  return torch::tensor(idx, torch::kLong).to(device);
+}
+
+/// Adds `v` into `acc` (shape (batch, size)) at `idx` (all when undefined), functionally.
+void accumulate(torch::Tensor& acc, const torch::Tensor& v, const torch::Tensor& idx, int64_t size,
+                const torch::TensorOptions& opts) {
+  if (!idx.defined()) {
+    acc = acc.defined() ? acc + v : v;
+    return;
+  }
+  if (!acc.defined()) acc = torch::zeros({v.size(0), size}, opts);
+  acc = acc.index_add(1, idx, v);
+}
+
+/// Calls a C++/expression function for every minibatch item (on the CPU, in float64).
+torch::Tensor call_function(const Function& f, double t, const torch::Tensor& x, int64_t batch,
+                            int64_t size_out, const std::string& who,
+                            const torch::TensorOptions& opts) {
+  torch::Tensor xc;
+  int64_t d = 0;
+  if (x.defined()) {
+    xc = x.detach().to(torch::kCPU, torch::kFloat64).contiguous();
+    d = xc.size(1);
+  }
+  auto out = torch::empty({batch, size_out}, torch::kFloat64);
+  double* po = out.data_ptr<double>();
+  std::vector<double> row(d);
+  for (int64_t b = 0; b < batch; ++b) {
+    if (d) std::copy(xc.data_ptr<double>() + b * d, xc.data_ptr<double>() + (b + 1) * d, row.begin());
+    std::vector<double> y;
+    try {
+      y = f(t, row);
+    } catch (const Error&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw SimulationError(who + ": function failed at t=" + std::to_string(t) + ": " + e.what());
+    }
+    if (static_cast<int64_t>(y.size()) != size_out)
+      throw SimulationError(who + ": function returned " + std::to_string(y.size()) +
+                            " values at t=" + std::to_string(t) + ", expected " +
+                            std::to_string(size_out));
+    for (int64_t i = 0; i < size_out; ++i) {
+      if (!std::isfinite(y[i]))
+        throw SimulationError(who + ": function returned a non-finite value at t=" +
+                              std::to_string(t));
+      po[b * size_out + i] = y[i];
+    }
+  }
+  return out.to(opts);
+}
+
+bool time_only(const Node& n) {
+  return n.kind() == Node::Kind::Function && (n.size_in() == 0 || !n.options().function().uses_x);
+}
+
+}  // namespace
+
+SimState SimState::clone() const {
+  SimState s = *this;
+  auto deep = [](std::vector<torch::Tensor>& v) {
+    for (auto& t : v)
+      if (t.defined()) t = t.clone();
+  };
+  for (auto& b : s.blocks)
+    for (auto& [k, t] : b) t = t.clone();
+  deep(s.conn_out);
+  deep(s.conn_x);
+  deep(s.probe_out);
+  deep(s.probe_x);
+  return s;
+}
+
+SimModuleImpl::SimModuleImpl(std::shared_ptr<const Model> model, std::shared_ptr<const Plan> plan,
+                             torch::Dtype dtype, torch::Device device, bool trainable_default)
+    : model_(std::move(model)),
+      plan_(std::move(plan)),
+      dtype_(dtype),
+      device_(device),
+      opts_(torch::TensorOptions().dtype(dtype).device(device)) {
+  const auto& m = *model_;
+  auto ens_mod = register_module("ensembles", std::make_shared<torch::nn::Module>());
+  for (const auto& be : m.ensembles) {
+    auto sub = ens_mod->register_module(be.ensemble->id(), std::make_shared<torch::nn::Module>());
+    const bool trainable = be.ensemble->options().trainable().value_or(trainable_default);
+    auto add = [&](const char* name, const torch::Tensor& v, bool param) {
+      auto t = v.to(opts_).clone();
+      return param && trainable ? sub->register_parameter(name, t, true)
+                                : sub->register_buffer(name, t);
+    };
+    bias_.push_back(add("bias", be.bias, true));
+    enc_.push_back(add("scaled_encoders", be.scaled_encoders, true));
+    gain_.push_back(add("gain", be.gain, false));
+  }
+  auto conn_mod = register_module("connections", std::make_shared<torch::nn::Module>());
+  for (const auto& bc : m.connections) {
+    const auto& c = *bc.connection;
+    torch::Tensor w;
+    if (bc.weights.defined()) {
+      auto sub = conn_mod->register_module(c.id(), std::make_shared<torch::nn::Module>());
+      const bool trainable = c.options().trainable().value_or(trainable_default);
+      auto t = bc.weights.to(opts_).clone();
+      w = trainable ? sub->register_parameter("weights", t, true) : sub->register_buffer("weights", t);
+    }
+    weights_.push_back(w);
+    conn_pre_idx_.push_back(bc.pre_full || bc.decoded ? torch::Tensor()
+                                                      : index_tensor(bc.pre_index, device_));
+    conn_post_idx_.push_back(bc.post_full ? torch::Tensor() : index_tensor(bc.post_index, device_));
+    torch::Tensor post_gain;
+    if (c.post().kind == ObjRef::Kind::Neurons) {
+      const auto& g = m.ensembles[m.ensemble_index.at(c.post().ensemble.get())].gain;
+      post_gain = g.index_select(0, torch::tensor(bc.post_index, torch::kLong)).to(opts_);
+    }
+    conn_post_gain_.push_back(post_gain);
+    conn_filter_.push_back(bc.filter ? std::make_unique<FilterKernel>(*bc.filter, dtype, device)
+                                     : nullptr);
+  }
+  for (const auto& n : m.nodes)
+    node_const_.push_back(n->kind() == Node::Kind::Constant
+                              ? n->options().constant().to(opts_).unsqueeze(0)
+                              : torch::Tensor());
+  for (const auto& bp : m.probes) {
+    probe_idx_.push_back(bp.full || bp.decoders.defined() ? torch::Tensor()
+                                                          : index_tensor(bp.index, device_));
+    probe_dec_.push_back(bp.decoders.defined() ? bp.decoders.to(opts_) : torch::Tensor());
+    probe_filter_.push_back(bp.filter ? std::make_unique<FilterKernel>(*bp.filter, dtype, device)
+                                      : nullptr);
+  }
+}
+
+void SimModuleImpl::restore_parameters() {
+  torch::NoGradGuard guard;
+  const auto& m = *model_;
+  for (size_t e = 0; e < m.ensembles.size(); ++e) {
+    bias_[e].copy_(m.ensembles[e].bias);
+    enc_[e].copy_(m.ensembles[e].scaled_encoders);
+  }
+  for (size_t c = 0; c < m.connections.size(); ++c)
+    if (weights_[c].defined()) weights_[c].copy_(m.connections[c].weights);
+}
+
+SimState SimModuleImpl::initial_state(int64_t batch) const {
+  const auto& m = *model_;
+  SimState s;
+  s.batch = batch;
+  for (const auto& block : plan_->blocks) {
+    NeuronState st;
+    for (const auto& [name, dflt] : block.neuron_type->default_state()) {
+      std::vector<torch::Tensor> parts;
+      for (size_t e : block.ensembles) parts.push_back(m.ensembles[e].initial_state.at(name));
+      st[name] = torch::cat(parts).to(opts_).unsqueeze(0).expand({batch, -1}).clone();
+    }
+    s.blocks.push_back(std::move(st));
+  }
+  for (size_t c = 0; c < m.connections.size(); ++c) {
+    const auto& bc = m.connections[c];
+    const int64_t size = static_cast<int64_t>(bc.post_index.size());
+    if (conn_filter_[c]) {
+      s.conn_out.push_back(torch::zeros({batch, size}, opts_));
+      s.conn_x.push_back(conn_filter_[c]->initial_state(batch, size));
+    } else {
+      s.conn_out.emplace_back();
+      s.conn_x.emplace_back();
+    }
+  }
+  for (size_t p = 0; p < m.probes.size(); ++p) {
+    const int64_t size = m.probes[p].probe->size();
+    if (probe_filter_[p]) {
+      s.probe_out.push_back(torch::zeros({batch, size}, opts_));
+      s.probe_x.push_back(probe_filter_[p]->initial_state(batch, size));
+    } else {
+      s.probe_out.emplace_back();
+      s.probe_x.emplace_back();
+    }
+  }
+  return s;
+}
+
+std::vector<torch::Tensor> SimModuleImpl::forward(SimState& state, const Inputs& inputs,
+                                                  int64_t n_steps) {
+  const auto& m = *model_;
+  const auto& plan = *plan_;
+  const int64_t B = state.batch;
+  const double dt = m.dt;
+  const size_t n_nodes = m.nodes.size(), n_ens = m.ensembles.size(), n_conn = m.connections.size();
+
+  // Node outputs that do not depend on the step's inputs are computed for all steps at once.
+  std::vector<torch::Tensor> node_data(n_nodes);  // (B, n_steps, size) or (n_steps, size)
+  for (size_t i = 0; i < n_nodes; ++i) {
+    const auto& n = *m.nodes[i];
+    auto it = inputs.find(n.id());
+    if (it != inputs.end()) {
+      node_data[i] = it->second.to(opts_);
+    } else if (time_only(n)) {
+      auto table = torch::empty({n_steps, n.size_out()}, torch::kFloat64);
+      for (int64_t k = 0; k < n_steps; ++k) {
+        const double t = static_cast<double>(state.step + k + 1) * dt;
+        table[k] = call_function(n.options().function(), t, torch::Tensor(), 1, n.size_out(),
+                                 n.describe(), torch::TensorOptions().dtype(torch::kFloat64))[0];
+      }
+      node_data[i] = table.to(opts_);
+    }
+  }
+
+  // Parameters gathered per block once per call (cheap, and differentiable for training).
+  std::vector<torch::Tensor> block_bias(plan.blocks.size());
+  for (size_t bi = 0; bi < plan.blocks.size(); ++bi) {
+    std::vector<torch::Tensor> parts;
+    for (size_t e : plan.blocks[bi].ensembles) parts.push_back(bias_[e]);
+    block_bias[bi] = parts.size() == 1 ? parts[0] : torch::cat(parts);
+  }
+
+  std::vector<std::vector<torch::Tensor>> recorded(m.probes.size());
+  std::vector<torch::Tensor> node_out(n_nodes), node_in(n_nodes);
+  std::vector<torch::Tensor> ens_in(n_ens), ens_nin(n_ens), ens_out(n_ens), ens_J(n_ens);
+  std::vector<torch::Tensor> next_out(n_conn);
+
+  auto deliver = [&](size_t ci, const torch::Tensor& v) {
+    const auto& post = m.connections[ci].connection->post();
+    switch (post.kind) {
+      case ObjRef::Kind::Node: {
+        const size_t i = m.node_index.at(post.node.get());
+        accumulate(node_in[i], v, conn_post_idx_[ci], post.node->size_in(), opts_);
+        break;
+      }
+      case ObjRef::Kind::Ensemble: {
+        const size_t e = m.ensemble_index.at(post.ensemble.get());
+        accumulate(ens_in[e], v, conn_post_idx_[ci], post.ensemble->dimensions(), opts_);
+        break;
+      }
+      default: {
+        const size_t e = m.ensemble_index.at(post.ensemble.get());
+        accumulate(ens_nin[e], v, conn_post_idx_[ci], post.ensemble->n_neurons(), opts_);
+      }
+    }
+  };
+
+  auto push = [&](size_t ci, const torch::Tensor& src, double t) {
+    const auto& bc = m.connections[ci];
+    const auto& c = *bc.connection;
+    torch::Tensor x;
+    if (bc.decoded) {
+      x = torch::mm(src, weights_[ci].t());
+    } else {
+      x = conn_pre_idx_[ci].defined() ? src.index_select(1, conn_pre_idx_[ci]) : src;
+      if (c.options().function())
+        x = call_function(c.options().function(), t, x, B, c.size_mid(), c.describe(), opts_);
+      const auto& w = weights_[ci];
+      if (w.defined()) x = w.dim() == 2 ? torch::mm(x, w.t()) : x * w;
+    }
+    if (conn_post_gain_[ci].defined()) x = x * conn_post_gain_[ci];
+    if (conn_filter_[ci])
+      next_out[ci] = conn_filter_[ci]->step(state.conn_x[ci], x);
+    else
+      deliver(ci, x);
+  };
+
+  for (int64_t k = 0; k < n_steps; ++k) {
+    const int64_t step_no = state.step + 1;
+    const double t = static_cast<double>(step_no) * dt;
+    for (auto& v : node_in) v = torch::Tensor();
+    for (auto& v : ens_in) v = torch::Tensor();
+    for (auto& v : ens_nin) v = torch::Tensor();
+    for (size_t ci = 0; ci < n_conn; ++ci)
+      if (conn_filter_[ci]) deliver(ci, state.conn_out[ci]);
+
+    for (size_t level = 0; level < plan.level_nodes.size(); ++level) {
+      for (size_t i : plan.level_nodes[level]) {
+        const auto& n = *m.nodes[i];
+        torch::Tensor out;
+        if (node_data[i].defined()) {
+          const auto& d = node_data[i];
+          out = d.dim() == 3 ? d.select(1, k) : d.select(0, k).unsqueeze(0).expand({B, -1});
+        } else {
+          switch (n.kind()) {
+            case Node::Kind::Constant: out = node_const_[i].expand({B, -1}); break;
+            case Node::Kind::Input: out = torch::zeros({B, n.size_out()}, opts_); break;
+            case Node::Kind::PassThrough:
+              out = node_in[i].defined() ? node_in[i] : torch::zeros({B, n.size_in()}, opts_);
+              break;
+            case Node::Kind::Function:
+              out = call_function(n.options().function(), t,
+                                  node_in[i].defined() ? node_in[i]
+                                                       : torch::zeros({B, n.size_in()}, opts_),
+                                  B, n.size_out(), n.describe(), opts_);
+              break;
+          }
+        }
+        node_out[i] = out;
+        for (size_t ci : plan.node_outgoing[i]) push(ci, out, t);
+      }
+      for (size_t bi : plan.level_blocks[level]) {
+        const auto& block = plan.blocks[bi];
+        std::vector<torch::Tensor> parts;
+        for (size_t e : block.ensembles) {
+          torch::Tensor J;
+          if (ens_in[e].defined()) J = torch::mm(ens_in[e], enc_[e].t());
+          if (ens_nin[e].defined()) J = J.defined() ? J + ens_nin[e] : ens_nin[e];
+          if (!J.defined()) J = torch::zeros({B, m.ensembles[e].ensemble->n_neurons()}, opts_);
+          parts.push_back(J);
+        }
+        auto J = (parts.size() == 1 ? parts[0] : torch::cat(parts, 1)) + block_bias[bi];
+        auto out = block.neuron_type->step(dt, J, state.blocks[bi]);
+        for (size_t j = 0; j < block.ensembles.size(); ++j) {
+          const size_t e = block.ensembles[j];
+          const int64_t n = m.ensembles[e].ensemble->n_neurons();
+          ens_out[e] = block.ensembles.size() == 1 ? out : out.narrow(1, block.offsets[j], n);
+          ens_J[e] = block.ensembles.size() == 1 ? J : J.narrow(1, block.offsets[j], n);
+          for (size_t ci : plan.ensemble_outgoing[e]) push(ci, ens_out[e], t);
+        }
+      }
+    }
+
+    for (size_t p = 0; p < m.probes.size(); ++p) {
+      const auto& bp = m.probes[p];
+      const auto& target = bp.probe->target();
+      const auto& attr = bp.probe->options().attr();
+      torch::Tensor v;
+      switch (target.kind) {
+        case ObjRef::Kind::Node: {
+          const size_t i = m.node_index.at(target.node.get());
+          v = attr == "input" ? (node_in[i].defined() ? node_in[i]
+                                                      : torch::zeros({B, target.size_in()}, opts_))
+                              : node_out[i];
+          break;
+        }
+        case ObjRef::Kind::Ensemble: {
+          const size_t e = m.ensemble_index.at(target.ensemble.get());
+          if (attr == "input")
+            v = ens_in[e].defined() ? ens_in[e]
+                                    : torch::zeros({B, target.ensemble->dimensions()}, opts_);
+          else
+            v = torch::mm(ens_out[e], probe_dec_[p].t());
+          break;
+        }
+        case ObjRef::Kind::Neurons: {
+          const size_t e = m.ensemble_index.at(target.ensemble.get());
+          if (attr == "output" || attr == "spikes" || attr == "rates") {
+            v = ens_out[e];
+          } else if (attr == "input") {
+            v = ens_J[e];
+          } else {
+            const size_t bi = plan.ensemble_block[e];
+            v = state.blocks[bi].at(attr).narrow(1, plan.ensemble_offset[e],
+                                                 target.ensemble->n_neurons());
+          }
+          break;
+        }
+        case ObjRef::Kind::Connection: {
+          const size_t ci = m.connection_index.at(target.connection.get());
+          v = weights_[ci].reshape({1, -1}).expand({B, -1});
+          break;
+        }
+        default: break;
+      }
+      if (probe_idx_[p].defined()) v = v.index_select(1, probe_idx_[p]);
+      torch::Tensor sample = v;
+      if (probe_filter_[p]) {
+        sample = state.probe_out[p];
+        state.probe_out[p] = probe_filter_[p]->step(state.probe_x[p], v);
+      }
+      if (std::fmod(static_cast<double>(step_no), bp.period) < 1.0) recorded[p].push_back(sample);
+    }
+
+    for (size_t ci = 0; ci < n_conn; ++ci)
+      if (conn_filter_[ci]) state.conn_out[ci] = next_out[ci];
+    state.step = step_no;
+  }
+
+  std::vector<torch::Tensor> result;
+  for (size_t p = 0; p < m.probes.size(); ++p)
+    result.push_back(recorded[p].empty()
+                         ? torch::zeros({B, 0, m.probes[p].probe->size()}, opts_)
+                         : torch::stack(recorded[p], 1));
+  return result;
+}
+
+}  // namespace snn::detail

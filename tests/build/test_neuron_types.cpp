@@ -1,0 +1,122 @@
+// Neuron types against Nengo's formulas (reference numbers derived by hand from the
+// equations in shared/reference/nengo-semantics.md, section 13).
+#include <catch2/catch.hpp>
+#include <torch/torch.h>
+
+#include "snn/neurons.h"
+
+using Catch::Approx;
+
+namespace {
+torch::Tensor d(std::vector<double> v) { return torch::tensor(v, torch::kFloat64); }
+}  // namespace
+
+TEST_CASE("LIF gain_bias matches Nengo's closed form", "[neurons]") {
+  snn::LIF lif;
+  auto [gain, bias] = lif.gain_bias(d({200, 400, 300}), d({0.0, 0.5, -0.5}));
+  CHECK(gain[0].item<double>() == Approx(6.179161981676415).epsilon(1e-12));
+  CHECK(bias[0].item<double>() == Approx(1.0).epsilon(1e-12));
+  CHECK(gain[1].item<double>() == Approx(79.00416662326435).epsilon(1e-12));
+  CHECK(bias[1].item<double>() == Approx(-38.50208331163218).epsilon(1e-12));
+  CHECK(gain[2].item<double>() == Approx(9.670370096050982).epsilon(1e-12));
+  CHECK(bias[2].item<double>() == Approx(5.835185048025491).epsilon(1e-12));
+}
+
+TEST_CASE("gain_bias and max_rates_intercepts are inverse for every type", "[neurons]") {
+  auto max_rates = d({120, 250, 380});
+  auto intercepts = d({-0.6, 0.1, 0.7});
+  std::vector<std::shared_ptr<snn::NeuronType>> types = {
+      std::make_shared<snn::LIF>(), std::make_shared<snn::LIFRate>(),
+      std::make_shared<snn::SoftLIFRate>(), std::make_shared<snn::RectifiedLinear>(),
+      std::make_shared<snn::SpikingRectifiedLinear>(), std::make_shared<snn::Sigmoid>(),
+      std::make_shared<snn::Tanh>()};
+  for (const auto& t : types) {
+    INFO(t->type());
+    auto [g, b] = t->gain_bias(max_rates, intercepts);
+    auto [m, i] = t->max_rates_intercepts(g, b);
+    CHECK(torch::allclose(m, max_rates, 1e-9, 1e-9));
+    CHECK(torch::allclose(i, intercepts, 1e-9, 1e-9));
+    // The rate at x = 1 is max_rate; at x = intercept the neuron is at threshold.
+    if (t->type() != "Sigmoid" && t->type() != "SoftLIFRate") {
+      CHECK(torch::allclose(t->rates(g + b), max_rates, 1e-9, 1e-9));
+      CHECK(torch::allclose(t->rates(g * (intercepts - 1e-6) + b), torch::zeros(3, torch::kFloat64),
+                            0, t->negative() ? 1.0 : 1e-9));
+    }
+  }
+}
+
+TEST_CASE("LIF rate formula", "[neurons]") {
+  snn::LIF lif;
+  // r = 1 / (tau_ref + tau_rc log1p(1/(J-1))) for J = 2: 1/(0.002 + 0.02 ln 2)
+  auto r = lif.rates(d({2.0, 1.0, 0.5}));
+  CHECK(r[0].item<double>() == Approx(1.0 / (0.002 + 0.02 * std::log(2.0))).epsilon(1e-12));
+  CHECK(r[1].item<double>() == 0.0);
+  CHECK(r[2].item<double>() == 0.0);
+}
+
+TEST_CASE("LIF spiking matches the analytic spike train", "[neurons]") {
+  // From v = 0 with J = 2: the first spike in step 14, then one every 16 steps; 63 spikes
+  // in 1000 steps (derived from the exact LIF solution with dt = 1 ms).
+  snn::LIF lif;
+  snn::NeuronState s{{"voltage", d({0.0})}, {"refractory_time", d({0.0})}};
+  std::vector<int> spikes;
+  for (int k = 1; k <= 1000; ++k) {
+    auto out = lif.step(0.001, d({2.0}), s);
+    if (out[0].item<double>() > 0) {
+      CHECK(out[0].item<double>() == Approx(1000.0));
+      spikes.push_back(k);
+    }
+  }
+  REQUIRE(spikes.size() == 63);
+  CHECK(spikes[0] == 14);
+  CHECK(spikes[1] - spikes[0] == 16);
+  // The long-run rate approaches the rate formula (63 spikes in ~1 s vs 63.49 Hz).
+  CHECK(spikes.size() == Approx(lif.rates(d({2.0})).item<double>()).margin(1.0));
+}
+
+TEST_CASE("SpikingRectifiedLinear emits floor(v) spikes", "[neurons]") {
+  snn::SpikingRectifiedLinear relu;
+  snn::NeuronState s{{"voltage", d({0.5, 0.0})}};
+  // J = 2500 Hz gives 2.5 spikes per ms: 3 then 2 spikes from v = 0.5.
+  auto out1 = relu.step(0.001, d({2500.0, -5.0}), s);
+  CHECK(out1[0].item<double>() == Approx(3000.0));
+  CHECK(out1[1].item<double>() == 0.0);
+  auto out2 = relu.step(0.001, d({2500.0, -5.0}), s);
+  CHECK(out2[0].item<double>() == Approx(2000.0));
+  CHECK(s.at("voltage")[0].item<double>() == Approx(0.0).margin(1e-12));
+}
+
+TEST_CASE("SoftLIFRate approaches LIFRate as sigma shrinks and is smooth", "[neurons]") {
+  snn::LIFRate lif;
+  snn::SoftLIFRate soft(snn::SoftLIFRateOptions().sigma(0.001));
+  auto J = d({1.5, 2.0, 5.0, 0.5});
+  CHECK(torch::allclose(soft.rates(J), lif.rates(J), 1e-3, 0.5));
+  // Gradient check by central finite differences (double precision).
+  snn::SoftLIFRate s1(snn::SoftLIFRateOptions().sigma(1.0));
+  auto x = d({0.3, 1.0, 1.7, 4.0, -30.0}).requires_grad_(true);
+  auto r = s1.rates(x);
+  auto g = torch::autograd::grad({r.sum()}, {x})[0];
+  const double h = 1e-6;
+  auto fd = (s1.rates(x.detach() + h) - s1.rates(x.detach() - h)) / (2 * h);
+  CHECK(torch::allclose(g, fd, 1e-5, 1e-6));
+  CHECK(torch::isfinite(g).all().item<bool>());
+}
+
+TEST_CASE("Sigmoid and Tanh rates", "[neurons]") {
+  snn::Sigmoid sig;
+  snn::Tanh tanh_;
+  auto J = d({0.0, 1.0});
+  CHECK(sig.rates(J)[0].item<double>() == Approx(0.5 / 0.0025));
+  CHECK(sig.rates(J)[1].item<double>() == Approx(1.0 / (1.0 + std::exp(-1.0)) / 0.0025));
+  CHECK(tanh_.rates(J)[1].item<double>() == Approx(std::tanh(1.0) / 0.0025));
+}
+
+TEST_CASE("rate twins for training", "[neurons]") {
+  auto lif = std::make_shared<snn::LIF>();
+  CHECK(lif->rate_twin(0.0)->type() == "LIFRate");
+  CHECK(lif->rate_twin(0.05)->type() == "SoftLIFRate");
+  auto relu = std::make_shared<snn::SpikingRectifiedLinear>();
+  CHECK(relu->rate_twin(0.0)->type() == "RectifiedLinear");
+  auto rate = std::make_shared<snn::Sigmoid>();
+  CHECK(rate->rate_twin(0.0).get() == rate.get());
+}
