@@ -120,3 +120,30 @@ TEST_CASE("rate twins for training", "[neurons]") {
   auto rate = std::make_shared<snn::Sigmoid>();
   CHECK(rate->rate_twin(0.0).get() == rate.get());
 }
+
+TEST_CASE("AdaptiveLIFRate adapts towards inc_n * rate", "[neurons]") {
+  snn::AdaptiveLIFRate alif(snn::AdaptiveLIFOptions().tau_n(0.1).inc_n(0.05));
+  snn::NeuronState s{{"adaptation", d({0.0})}};
+  const double dt = 0.001;
+  // First step: rate of J, then n = (dt/tau_n) inc_n r.
+  auto r0 = alif.step(dt, d({3.0}), s);
+  CHECK(r0[0].item<double>() == Approx(snn::LIFRate().rates(d({3.0}))[0].item<double>()));
+  CHECK(s.at("adaptation")[0].item<double>() == Approx(0.01 * 0.05 * r0[0].item<double>()));
+  // Adaptation lowers the rate over time.
+  torch::Tensor r;
+  for (int k = 0; k < 2000; ++k) r = alif.step(dt, d({3.0}), s);
+  CHECK(r[0].item<double>() < r0[0].item<double>());
+  // At steady state n = inc_n r.
+  CHECK(s.at("adaptation")[0].item<double>() == Approx(0.05 * r[0].item<double>()).epsilon(1e-6));
+}
+
+TEST_CASE("Izhikevich regular spiking fires at a plausible rate and resets", "[neurons]") {
+  snn::Izhikevich izh;
+  auto r = izh.rates(d({0.0, 10.0}));
+  CHECK(r[0].item<double>() == 0.0);  // rest: no spikes without input
+  CHECK(r[1].item<double>() > 5.0);
+  snn::NeuronState s{{"voltage", d({29.9})}, {"recovery", d({0.0})}};
+  auto out = izh.step(0.001, d({10.0}), s);
+  CHECK(out[0].item<double>() == Approx(1000.0));
+  CHECK(s.at("voltage")[0].item<double>() == Approx(-65.0));
+}

@@ -215,6 +215,68 @@ class Tanh : public NeuronType {
   TanhOptions options;
 };
 
+struct AdaptiveLIFOptions {
+  TORCH_ARG(double, tau_n) = 1.0;
+  TORCH_ARG(double, inc_n) = 0.01;
+  TORCH_ARG(double, tau_rc) = 0.02;
+  TORCH_ARG(double, tau_ref) = 0.002;
+  TORCH_ARG(double, min_voltage) = 0.0;
+  TORCH_ARG(double, amplitude) = 1.0;
+};
+
+/// LIFRate with an adaptation current n: r = LIFRate(J - n), n += (dt/tau_n)(inc_n r - n).
+/// State: adaptation (0). Rates, gain and bias are LIFRate's (without adaptation).
+class AdaptiveLIFRate : public LIFRate {
+ public:
+  explicit AdaptiveLIFRate(AdaptiveLIFOptions o = {});
+  std::string type() const override { return "AdaptiveLIFRate"; }
+  nlohmann::json params() const override;
+  std::vector<std::pair<std::string, Init>> default_state() const override;
+  torch::Tensor step(double dt, const torch::Tensor& J, NeuronState& state) const override;
+  AdaptiveLIFOptions adaptive;
+};
+
+/// Spiking LIF with an adaptation current: out = LIF(J - n), n += (dt/tau_n)(inc_n out - n).
+/// State: voltage (U(0, 1)), refractory_time (0), adaptation (0).
+class AdaptiveLIF : public LIF {
+ public:
+  explicit AdaptiveLIF(AdaptiveLIFOptions o = {});
+  std::string type() const override { return "AdaptiveLIF"; }
+  nlohmann::json params() const override;
+  std::vector<std::pair<std::string, Init>> default_state() const override;
+  torch::Tensor step(double dt, const torch::Tensor& J, NeuronState& state) const override;
+  NeuronTypePtr rate_twin(double lif_smoothing) const override;
+  AdaptiveLIFOptions adaptive;
+};
+
+struct IzhikevichOptions {
+  TORCH_ARG(double, tau_recovery) = 0.02;
+  TORCH_ARG(double, coupling) = 0.2;
+  TORCH_ARG(double, reset_voltage) = -65.0;
+  TORCH_ARG(double, reset_recovery) = 8.0;
+};
+
+/// Izhikevich's two-variable model (v in mV, time constants in s):
+/// v += dt 1000 (0.04 v^2 + 5 v + 140 - u + J); spike when v >= 30, then v = reset_voltage;
+/// u += dt 1000 tau_recovery (coupling v - u), and u += reset_recovery on a spike.
+/// State: voltage (U(0, 1) as Nengo), recovery (0). Rates are found by simulation and
+/// gain/bias by Nengo's generic search over input currents.
+class Izhikevich : public NeuronType {
+ public:
+  explicit Izhikevich(IzhikevichOptions o = {}) : options(o) {}
+  std::string type() const override { return "Izhikevich"; }
+  bool spiking() const override { return true; }
+  nlohmann::json params() const override;
+  torch::Tensor rates(const torch::Tensor& J) const override;
+  std::vector<std::pair<std::string, Init>> default_state() const override;
+  torch::Tensor step(double dt, const torch::Tensor& J, NeuronState& state) const override;
+  std::pair<torch::Tensor, torch::Tensor> gain_bias(const torch::Tensor& max_rates,
+                                                    const torch::Tensor& intercepts) const override;
+  std::pair<torch::Tensor, torch::Tensor> max_rates_intercepts(
+      const torch::Tensor& gain, const torch::Tensor& bias) const override;
+  IzhikevichOptions options;
+};
+
 // ------------------------------------------------------------------------------------------
 /// Builds a neuron type from its spec form `{"type": "LIF", "tau_rc": 0.02, ...}` (including
 /// `initial_state`). Unknown types or parameters throw SpecError naming `path`.

@@ -99,6 +99,36 @@ Registry& registry() {
       require(p.at("tau_ref") > 0, path + "/tau_ref", "expected tau_ref > 0");
       return std::make_shared<Tanh>(TanhOptions().tau_ref(p["tau_ref"]));
     };
+    auto adaptive = [lif_like](const std::string& name, bool spiking) {
+      return [lif_like, name, spiking](const nlohmann::json& j, const std::string& path) -> NeuronTypePtr {
+        std::map<std::string, double> dflt{{"tau_n", 1.0}, {"inc_n", 0.01}, {"tau_rc", 0.02},
+                                           {"tau_ref", 0.002}, {"amplitude", 1.0}};
+        if (spiking) dflt["min_voltage"] = 0.0;
+        auto p = read_params(j, path, name, dflt);
+        lif_like(path, p);
+        require(p.at("tau_n") > 0, path + "/tau_n", "expected tau_n > 0");
+        AdaptiveLIFOptions o;
+        o.tau_n(p["tau_n"]).inc_n(p["inc_n"]).tau_rc(p["tau_rc"]).tau_ref(p["tau_ref"])
+            .amplitude(p["amplitude"]);
+        if (spiking) {
+          o.min_voltage(p["min_voltage"]);
+          return std::make_shared<AdaptiveLIF>(o);
+        }
+        return std::make_shared<AdaptiveLIFRate>(o);
+      };
+    };
+    reg->factories["AdaptiveLIF"] = adaptive("AdaptiveLIF", true);
+    reg->factories["AdaptiveLIFRate"] = adaptive("AdaptiveLIFRate", false);
+    reg->factories["Izhikevich"] = [](const nlohmann::json& j, const std::string& path) {
+      auto p = read_params(j, path, "Izhikevich",
+                           {{"tau_recovery", 0.02}, {"coupling", 0.2}, {"reset_voltage", -65.0},
+                            {"reset_recovery", 8.0}});
+      return std::make_shared<Izhikevich>(IzhikevichOptions()
+                                              .tau_recovery(p["tau_recovery"])
+                                              .coupling(p["coupling"])
+                                              .reset_voltage(p["reset_voltage"])
+                                              .reset_recovery(p["reset_recovery"]));
+    };
     return reg;
   }();
   return *r;
