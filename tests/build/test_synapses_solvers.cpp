@@ -6,7 +6,6 @@
 #include "snn/solvers.h"
 #include "snn/synapses.h"
 
-using Catch::Approx;
 
 TEST_CASE("Lowpass discretises to a = exp(-dt/tau)", "[synapses]") {
   auto ss = snn::Lowpass(0.005).discretize(0.001);

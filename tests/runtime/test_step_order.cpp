@@ -5,7 +5,6 @@
 #include "snn/network.h"
 #include "snn/simulator.h"
 
-using Catch::Approx;
 
 namespace {
 snn::NetworkPtr net() { return std::make_shared<snn::Network>(snn::NetworkOptions().seed(0)); }

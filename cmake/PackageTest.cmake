@@ -1,0 +1,16 @@
+# Registers the CMake package test (tests/package/run_package_test.cmake): install this
+# build into a temporary prefix, then build and run examples/hello_snn against it with
+# find_package(snn). Included from the top-level CMakeLists.txt when tests are enabled.
+# It takes about a minute on two cores the first time (compiling the example), seconds
+# afterwards thanks to ccache.
+add_test(NAME package.find_package_hello_snn
+  COMMAND ${CMAKE_COMMAND}
+    -DSNN_BINARY_DIR=${PROJECT_BINARY_DIR}
+    -DSNN_SOURCE_DIR=${PROJECT_SOURCE_DIR}
+    -DWORK_DIR=${PROJECT_BINARY_DIR}/package-test
+    -DCCACHE=${SNN_CCACHE}
+    -DCXX_COMPILER=${CMAKE_CXX_COMPILER}
+    -P ${PROJECT_SOURCE_DIR}/tests/package/run_package_test.cmake)
+set_tests_properties(package.find_package_hello_snn PROPERTIES
+  LABELS package
+  TIMEOUT 600)

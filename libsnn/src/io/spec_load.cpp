@@ -1,0 +1,817 @@
+// The `snn-network/1` loader (shared/spec/network-json.md): JSON -> Network through the public
+// Network API, so the C++ objects validate themselves and the loader only adds JSON paths.
+//
+// One reader serves two callers. network_from_json stops at the first problem and throws
+// "<source>: <json path>: <reason>"; check_network_json keeps going and lists every problem.
+// To keep going, each object is read field by field; an object with a bad field is not
+// created, and references to it are skipped silently so that one mistake is reported once.
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include "io/json_util.h"
+#include "snn/errors.h"
+#include "snn/spec.h"
+
+namespace snn {
+
+namespace {
+
+using json_util::child;
+using json_util::is_integer;
+using json_util::show;
+using nlohmann::json;
+
+constexpr const char* kFormat = "snn-network/1";
+constexpr int64_t kMaxSeed = 4294967295LL;  // seeds are uint32, as numpy's RandomState
+constexpr size_t kMaxDepth = 64;
+
+/// A problem already formatted with source and path; passes through the per-object handlers.
+class Reported : public SpecError {
+ public:
+  using SpecError::SpecError;
+};
+
+std::string join(const std::vector<std::string>& items, size_t max_items = 12) {
+  std::string out;
+  for (size_t i = 0; i < items.size() && i < max_items; ++i) out += (i ? ", " : "") + items[i];
+  if (items.size() > max_items) out += ", ... (" + std::to_string(items.size()) + " in all)";
+  return out;
+}
+
+/// nlohmann's messages start with "[json.exception.type_error.302] "; users need the rest.
+std::string without_json_prefix(const std::string& what) {
+  if (what.rfind("[json.exception.", 0) == 0) {
+    auto p = what.find("] ");
+    if (p != std::string::npos) return what.substr(p + 2);
+  }
+  return what;
+}
+
+bool starts_with(const std::string& s, const std::string& prefix) {
+  return s.size() >= prefix.size() && s.compare(0, prefix.size(), prefix) == 0;
+}
+
+bool valid_id(const std::string& id) {
+  if (id.empty()) return false;
+  for (char c : id)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-')) return false;
+  return true;
+}
+
+// Process types the spec names; none is implemented in this build yet.
+const std::set<std::string>& process_types() {
+  static const std::set<std::string> s = {"WhiteSignal", "WhiteNoise",    "PresentInput",
+                                          "Piecewise",   "FilteredNoise", "BrownNoise"};
+  return s;
+}
+
+class Reader {
+ public:
+  Reader(std::string source, bool collect) : source_(std::move(source)), collect_(collect) {}
+
+  std::vector<std::string> problems;
+
+  /// Records "<path>: <reason>", or throws it (with the source) when not collecting.
+  void fail(const std::string& path, const std::string& reason) {
+    fail_full((path.empty() ? "/" : path) + ": " + reason);
+  }
+  /// Records a message that already starts with its JSON path.
+  void fail_full(const std::string& message) {
+    if (!collect_) throw Reported(source_ + ": " + message);
+    problems.push_back(message);
+  }
+  /// Reports an exception from the Network API or a *_from_json helper: messages of helpers
+  /// start with the path they were given; the API's name the object, so they get the path.
+  void fail_from(const std::string& path, const std::string& what) {
+    if (!path.empty() && starts_with(what, path))
+      fail_full(what);
+    else
+      fail(path, what);
+  }
+
+  /// Runs `f`, turning any exception but a Reported one into a problem at `path`.
+  template <class F>
+  bool guarded(const std::string& path, F&& f) {
+    const size_t before = problems.size();
+    try {
+      f();
+    } catch (const Reported&) {
+      throw;
+    } catch (const Error& e) {
+      fail_from(path, e.what());
+    } catch (const c10::Error& e) {
+      fail(path, e.what_without_backtrace());
+    } catch (const json::exception& e) {
+      // Should not happen (types are checked first), but never let it escape raw.
+      fail(path, "invalid value: " + without_json_prefix(e.what()));
+    } catch (const std::exception& e) {
+      fail(path, e.what());
+    } catch (...) {
+      fail(path, "unexpected error");
+    }
+    return problems.size() == before;
+  }
+
+  size_t count() const { return problems.size(); }
+
+  NetworkPtr read(const json& spec);
+
+ private:
+  struct Fields;
+  enum class Null { Rejected, Allowed };
+
+  void collect_explicit_ids(const json& spec);
+  std::string take_auto_id(const std::string& prefix);
+  std::optional<std::string> read_id(Fields& f, const std::string& prefix);
+
+  void read_settings(const json& j, const std::string& path, NetworkSettings& s);
+  void read_unsupported_list(const json& spec, const char* key, const char* what);
+  void read_node(const json& j, const std::string& path);
+  void read_ensemble(const json& j, const std::string& path);
+  void read_connection(const json& j, const std::string& path, size_t index);
+  void read_probe(const json& j, const std::string& path);
+
+  std::optional<Init> read_init(const json& j, const std::string& path, bool transform);
+  std::optional<Slice> read_slice(const json& j, const std::string& path);
+  /// Resolves a reference; nullopt on error (reported) or when it names a broken object
+  /// (`skip` set, nothing reported).
+  std::optional<ObjRef> read_ref(const json& j, const std::string& path, bool allow_connection,
+                                 bool& skip);
+  std::optional<ObjRef> lookup(const std::string& name, const std::string& path, bool& skip);
+  std::optional<Function> read_function(const json& j, const std::string& path);
+
+  template <class T>
+  void for_each_item(const json& spec, const char* key, T&& f);
+
+  std::string source_;
+  bool collect_;
+  NetworkPtr net_;
+  std::set<std::string> explicit_ids_;
+  std::map<std::string, std::string> id_paths_;  // id -> path of the object that took it
+  std::set<std::string> broken_ids_;             // ids of objects that failed to load
+  std::map<std::string, int64_t> auto_next_;
+  std::map<std::string, NodePtr> nodes_;
+  std::map<std::string, EnsemblePtr> ensembles_;
+  std::vector<std::string> node_order_, ensemble_order_;
+  std::set<std::string> other_ids_;         // connection and probe ids
+  std::vector<ConnectionPtr> connections_;  // by position in "connections" (null: failed)
+};
+
+/// Field access for one JSON object: rejects unknown keys up front and reads typed fields,
+/// reporting wrong types at the field's path.
+struct Reader::Fields {
+  Fields(Reader& r, const json& j, std::string path, const std::string& what,
+         std::vector<std::string> allowed)
+      : r(r), j(j), path(std::move(path)), start(r.count()) {
+    for (auto it = j.begin(); it != j.end(); ++it) {
+      bool ok = false;
+      for (const auto& a : allowed) ok = ok || a == it.key();
+      if (!ok)
+        r.fail(child(this->path, it.key()), "unknown key \"" + it.key() + "\" in " + what +
+                                                " (expected " + join(allowed, 99) + ")");
+    }
+  }
+
+  /// Whether no problem was reported since this object's reading started.
+  bool ok() const { return r.count() == start; }
+  std::string at(const std::string& key) const { return child(path, key); }
+  /// The value, or nullptr when absent (or null and nulls mean "unset").
+  const json* get(const std::string& key, Null null = Null::Rejected) const {
+    auto it = j.find(key);
+    if (it == j.end()) return nullptr;
+    if (it->is_null() && null == Null::Allowed) return nullptr;
+    return &*it;
+  }
+  const json* require(const std::string& key) {
+    auto it = j.find(key);
+    if (it == j.end()) {
+      r.fail(path, "missing required key \"" + key + "\"");
+      return nullptr;
+    }
+    return &*it;
+  }
+
+  std::optional<std::string> string(const std::string& key) {
+    const json* v = get(key);
+    if (!v) return std::nullopt;
+    if (!v->is_string()) {
+      r.fail(at(key), "expected a string, got " + show(*v));
+      return std::nullopt;
+    }
+    return v->get<std::string>();
+  }
+  std::optional<bool> boolean(const std::string& key, Null null = Null::Rejected) {
+    const json* v = get(key, null);
+    if (!v) return std::nullopt;
+    if (!v->is_boolean()) {
+      r.fail(at(key), "expected true or false, got " + show(*v));
+      return std::nullopt;
+    }
+    return v->get<bool>();
+  }
+  std::optional<int64_t> integer(const std::string& key, int64_t lo, int64_t hi,
+                                 Null null = Null::Rejected, bool required = false) {
+    const json* v = required ? require(key) : get(key, null);
+    if (!v) return std::nullopt;
+    return integer_value(*v, at(key), lo, hi);
+  }
+  std::optional<int64_t> integer_value(const json& v, const std::string& where, int64_t lo,
+                                       int64_t hi) {
+    const std::string range =
+        hi == std::numeric_limits<int64_t>::max()
+            ? "an integer >= " + std::to_string(lo)
+            : "an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
+    if (!is_integer(v)) {
+      r.fail(where, "expected " + range + ", got " + show(v));
+      return std::nullopt;
+    }
+    if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(hi)) {
+      r.fail(where, "expected " + range + ", got " + show(v));
+      return std::nullopt;
+    }
+    const auto x = v.get<int64_t>();
+    if (x < lo || x > hi) {
+      r.fail(where, "expected " + range + ", got " + show(v));
+      return std::nullopt;
+    }
+    return x;
+  }
+  /// A number; `positive` asks for > 0, otherwise `min_zero` for >= 0.
+  std::optional<double> number(const std::string& key, bool positive, bool min_zero,
+                               Null null = Null::Rejected) {
+    const json* v = get(key, null);
+    if (!v) return std::nullopt;
+    const char* want = positive ? "a number > 0" : min_zero ? "a number >= 0" : "a number";
+    if (!v->is_number()) {
+      r.fail(at(key), std::string("expected ") + want + ", got " + show(*v));
+      return std::nullopt;
+    }
+    const double x = v->get<double>();
+    if ((positive && !(x > 0)) || (min_zero && !(x >= 0))) {
+      r.fail(at(key), std::string("expected ") + want + ", got " + show(*v));
+      return std::nullopt;
+    }
+    return x;
+  }
+  std::optional<uint32_t> seed(const std::string& key) {
+    auto s = integer(key, 0, kMaxSeed, Null::Allowed);
+    if (!s) return std::nullopt;
+    return static_cast<uint32_t>(*s);
+  }
+
+  Reader& r;
+  const json& j;
+  std::string path;
+  size_t start;
+};
+
+template <class T>
+void Reader::for_each_item(const json& spec, const char* key, T&& f) {
+  auto it = spec.find(key);
+  if (it == spec.end()) return;
+  const std::string path = child("", key);
+  if (!it->is_array()) {
+    fail(path, "expected a list, got " + show(*it));
+    return;
+  }
+  for (size_t i = 0; i < it->size(); ++i) {
+    const json& item = (*it)[i];
+    const std::string ipath = child(path, i);
+    if (!item.is_object()) {
+      fail(ipath, "expected an object, got " + show(item));
+      continue;
+    }
+    f(item, ipath, i);
+  }
+}
+
+void Reader::collect_explicit_ids(const json& spec) {
+  for (const char* key : {"nodes", "ensembles", "connections", "probes"}) {
+    auto it = spec.find(key);
+    if (it == spec.end() || !it->is_array()) continue;
+    for (const auto& item : *it) {
+      if (!item.is_object()) continue;
+      auto id = item.find("id");
+      if (id != item.end() && id->is_string()) explicit_ids_.insert(id->get<std::string>());
+    }
+  }
+}
+
+// Objects without an id get `<prefix><k>` as Network would name them, but never one that
+// an object later in the spec claims explicitly.
+std::string Reader::take_auto_id(const std::string& prefix) {
+  for (;;) {
+    std::string id = prefix + std::to_string(auto_next_[prefix]++);
+    if (!explicit_ids_.count(id) && !id_paths_.count(id)) return id;
+  }
+}
+
+std::optional<std::string> Reader::read_id(Fields& f, const std::string& prefix) {
+  auto given = f.string("id");
+  if (!given) {
+    if (f.get("id")) return std::nullopt;  // wrong type, reported
+    std::string id = take_auto_id(prefix);
+    id_paths_[id] = f.path;
+    return id;
+  }
+  const std::string& id = *given;
+  if (!valid_id(id)) {
+    f.r.fail(f.at("id"), "invalid id " + show(json(id)) +
+                             ": use letters, digits, '_' and '-' (\".\" separates ports)");
+    return std::nullopt;
+  }
+  auto prev = id_paths_.find(id);
+  if (prev != id_paths_.end()) {
+    fail(f.at("id"), "duplicate id \"" + id + "\" (already used by " + prev->second + ")");
+    return std::nullopt;
+  }
+  id_paths_[id] = f.path;
+  return id;
+}
+
+void Reader::read_settings(const json& j, const std::string& path, NetworkSettings& s) {
+  if (!j.is_object()) {
+    fail(path, "expected an object, got " + show(j));
+    return;
+  }
+  Fields f(*this, j, path, "settings",
+           {"lif_smoothing", "trainable", "dtype", "stateful", "keep_history", "training_mode"});
+  if (auto v = f.number("lif_smoothing", false, true)) s.lif_smoothing(*v);
+  if (auto v = f.boolean("trainable")) s.trainable(*v);
+  if (auto v = f.boolean("stateful")) s.stateful(*v);
+  if (auto v = f.boolean("keep_history")) s.keep_history(*v);
+  if (auto v = f.string("dtype")) {
+    if (*v == "float32" || *v == "float64")
+      s.dtype(*v);
+    else
+      fail(f.at("dtype"), "expected \"float32\" or \"float64\", got " + show(json(*v)));
+  }
+  if (auto v = f.string("training_mode")) {
+    if (*v == "rate" || *v == "spiking")
+      s.training_mode(*v);
+    else
+      fail(f.at("training_mode"), "expected \"rate\" or \"spiking\", got " + show(json(*v)));
+  }
+}
+
+// `layers` and `networks` are part of the format but not of this build: an empty list is
+// accepted, anything in it is named as unavailable.
+void Reader::read_unsupported_list(const json& spec, const char* key, const char* what) {
+  auto it = spec.find(key);
+  if (it == spec.end()) return;
+  const std::string path = child("", key);
+  if (!it->is_array()) {
+    fail(path, "expected a list, got " + show(*it));
+    return;
+  }
+  for (size_t i = 0; i < it->size(); ++i) {
+    const json& item = (*it)[i];
+    auto type = item.is_object() ? item.find("type") : item.end();
+    if (item.is_object() && type != item.end() && type->is_string())
+      fail(child(path, i), std::string(what) + " type \"" + type->get<std::string>() +
+                               "\" is not available in this build");
+    else
+      fail(child(path, i),
+           std::string("expected a ") + what + " object with a \"type\", got " + show(item));
+  }
+}
+
+std::optional<Init> Reader::read_init(const json& j, const std::string& path, bool transform) {
+  if (j.is_object()) {
+    auto type = j.find("type");
+    if (transform && type != j.end() && type->is_string() &&
+        (*type == "Sparse" || *type == "Convolution" || *type == "ConvolutionTranspose")) {
+      fail(path,
+           "transform type \"" + type->get<std::string>() + "\" is not available in this build");
+      return std::nullopt;
+    }
+    DistributionPtr d;
+    if (!guarded(path, [&] { d = distribution_from_json(j, path); })) return std::nullopt;
+    return Init(d);
+  }
+  if (j.is_number() || j.is_array()) {
+    std::string error;
+    auto t = json_util::tensor_from_json(j, error);
+    if (!t.defined()) {
+      fail(path, error);
+      return std::nullopt;
+    }
+    return Init(t);
+  }
+  fail(path, "expected a number, list or distribution object, got " + show(j));
+  return std::nullopt;
+}
+
+std::optional<Slice> Reader::read_slice(const json& j, const std::string& path) {
+  if (j.is_array()) {
+    if (j.empty()) {
+      fail(path, "expected a non-empty list of indices, got []");
+      return std::nullopt;
+    }
+    std::vector<int64_t> index;
+    for (size_t i = 0; i < j.size(); ++i) {
+      if (!is_integer(j[i]) || (j[i].is_number_unsigned() && j[i].get<uint64_t>() > (1ULL << 62))) {
+        fail(child(path, i), "expected an integer index, got " + show(j[i]));
+        return std::nullopt;
+      }
+      index.push_back(j[i].get<int64_t>());
+    }
+    return Slice::indices(std::move(index));
+  }
+  if (j.is_object()) {
+    Fields f(*this, j, path, "a slice", {"start", "stop", "step"});
+    const int64_t big = int64_t(1) << 62;
+    auto bound = [&](const char* key) -> std::optional<int64_t> {
+      return f.integer(key, -big, big, Null::Allowed);
+    };
+    auto start = bound("start"), stop = bound("stop"), step = bound("step");
+    if (step && *step == 0) fail(f.at("step"), "slice step cannot be zero");
+    if (!f.ok()) return std::nullopt;
+    return Slice::range(start, stop, step);
+  }
+  fail(path, "expected an index list or {\"start\", \"stop\", \"step\"}, got " + show(j));
+  return std::nullopt;
+}
+
+std::optional<ObjRef> Reader::lookup(const std::string& name, const std::string& path, bool& skip) {
+  const auto dot = name.find('.');
+  const std::string base = name.substr(0, dot);
+  const std::string port = dot == std::string::npos ? "" : name.substr(dot + 1);
+  if (broken_ids_.count(base)) {
+    skip = true;
+    return std::nullopt;
+  }
+  if (auto n = nodes_.find(base); n != nodes_.end()) {
+    if (port.empty()) return ObjRef(n->second);
+    fail(path, "node \"" + base + "\" has no port \"" + port + "\"" +
+                   (port == "neurons" ? " (only ensembles have neurons)" : ""));
+    return std::nullopt;
+  }
+  if (auto e = ensembles_.find(base); e != ensembles_.end()) {
+    if (port.empty()) return ObjRef(e->second);
+    if (port == "neurons") return e->second->neurons();
+    fail(path, "ensemble \"" + base + "\" has no port \"" + port + "\" (expected \"" + base +
+                   "\" or \"" + base + ".neurons\")");
+    return std::nullopt;
+  }
+  if (other_ids_.count(base)) {
+    fail(path, "\"" + base + "\" is a connection or probe, not a node or ensemble" +
+                   std::string(" (probe a connection with {\"connection\": <position>})"));
+    return std::nullopt;
+  }
+  fail(path,
+       "no object \"" + name + "\" (nodes: " + (node_order_.empty() ? "none" : join(node_order_)) +
+           "; ensembles: " + (ensemble_order_.empty() ? "none" : join(ensemble_order_)) + ")");
+  return std::nullopt;
+}
+
+std::optional<ObjRef> Reader::read_ref(const json& j, const std::string& path,
+                                       bool allow_connection, bool& skip) {
+  if (j.is_string()) return lookup(j.get<std::string>(), path, skip);
+  if (!j.is_object()) {
+    fail(path, std::string("expected an object id, {\"ref\": id, \"slice\": ...}") +
+                   (allow_connection ? " or {\"connection\": <position>}" : "") + ", got " +
+                   show(j));
+    return std::nullopt;
+  }
+  if (j.contains("learning_rule_of")) {
+    fail(path, "learning rules are not available in this build");
+    return std::nullopt;
+  }
+  if (j.contains("connection")) {
+    if (!allow_connection) {
+      fail(path, "a connection can only be the target of a probe");
+      return std::nullopt;
+    }
+    Fields f(*this, j, path, "a connection reference", {"connection"});
+    auto i = f.integer("connection", 0, std::numeric_limits<int64_t>::max());
+    if (!f.ok() || !i) return std::nullopt;
+    if (*i >= static_cast<int64_t>(connections_.size())) {
+      fail(f.at("connection"), "expected the position of a connection (0 to " +
+                                   std::to_string(static_cast<int64_t>(connections_.size()) - 1) +
+                                   "), got " + std::to_string(*i));
+      return std::nullopt;
+    }
+    if (!connections_[static_cast<size_t>(*i)]) {
+      skip = true;
+      return std::nullopt;
+    }
+    return ObjRef(connections_[static_cast<size_t>(*i)]);
+  }
+  Fields f(*this, j, path, "a reference", {"ref", "slice"});
+  const json* ref = f.require("ref");
+  std::optional<Slice> slice;
+  if (const json* s = f.get("slice", Null::Allowed)) slice = read_slice(*s, f.at("slice"));
+  if (!ref) return std::nullopt;
+  if (!ref->is_string()) {
+    fail(f.at("ref"), "expected an object id string, got " + show(*ref));
+    return std::nullopt;
+  }
+  auto obj = lookup(ref->get<std::string>(), f.at("ref"), skip);
+  if (!f.ok() || !obj) return std::nullopt;
+  if (!slice) return obj;
+  return (*obj)[*slice];
+}
+
+std::optional<Function> Reader::read_function(const json& j, const std::string& path) {
+  if (!j.is_object() || !j.contains("expr")) {
+    fail(path, "expected {\"expr\": \"<muParser expression>\"}, got " + show(j));
+    return std::nullopt;
+  }
+  Fields f(*this, j, path, "a function", {"expr"});
+  auto src = f.string("expr");
+  if (!f.ok() || !src) return std::nullopt;
+  std::optional<Function> fn;
+  if (!guarded(f.at("expr"), [&] { fn = expr(*src); })) return std::nullopt;
+  return fn;
+}
+
+void Reader::read_node(const json& j, const std::string& path) {
+  Fields f(*this, j, path, "a node", {"id", "label", "output", "size_in", "size_out"});
+  auto id = read_id(f, "node_");
+  NodeOptions o;
+  if (auto v = f.string("label")) o.label(*v);
+  if (auto v = f.integer("size_in", 0, std::numeric_limits<int64_t>::max())) o.size_in(*v);
+  if (auto v = f.integer("size_out", 1, std::numeric_limits<int64_t>::max(), Null::Allowed))
+    o.size_out(*v);
+  if (const json* out = f.get("output", Null::Allowed)) {
+    const std::string opath = f.at("output");
+    if (out->is_number()) {
+      o.output(out->get<double>());
+    } else if (out->is_array()) {
+      std::string error;
+      auto t = json_util::tensor_from_json(*out, error);
+      if (!t.defined())
+        fail(opath, error);
+      else if (t.dim() != 1)
+        fail(opath, "expected a number or a flat list of numbers, got " + show(*out));
+      else
+        o.output(t);
+    } else if (out->is_object() && out->contains("expr")) {
+      if (auto fn = read_function(*out, opath)) o.output(*fn);
+    } else if (out->is_object() && out->contains("type") && (*out)["type"].is_string()) {
+      const auto type = (*out)["type"].get<std::string>();
+      if (process_types().count(type))
+        fail(child(opath, "type"), type + " is not available in this build");
+      else
+        fail(child(opath, "type"),
+             "unknown process type \"" + type + "\" (expected one of " +
+                 join(std::vector<std::string>(process_types().begin(), process_types().end())) +
+                 ")");
+    } else {
+      fail(opath,
+           "expected a number, a list of numbers, {\"expr\": ...} or a process object, got " +
+               show(*out));
+    }
+  }
+  if (!f.ok() || !id) {
+    if (id) broken_ids_.insert(*id);
+    return;
+  }
+  o.id(*id);
+  NodePtr node;
+  if (guarded(path, [&] { node = net_->node(o); })) {
+    nodes_[*id] = node;
+    node_order_.push_back(*id);
+  } else {
+    broken_ids_.insert(*id);
+  }
+}
+
+void Reader::read_ensemble(const json& j, const std::string& path) {
+  Fields f(*this, j, path, "an ensemble",
+           {"id", "label", "n_neurons", "dimensions", "neuron_type", "radius", "max_rates",
+            "intercepts", "encoders", "gain", "bias", "eval_points", "n_eval_points",
+            "normalize_encoders", "noise", "seed", "trainable"});
+  auto id = read_id(f, "ensemble_");
+  const auto big = std::numeric_limits<int64_t>::max();
+  auto n = f.integer("n_neurons", 1, big, Null::Rejected, true);
+  auto d = f.integer("dimensions", 1, big, Null::Rejected, true);
+  EnsembleOptions o(n.value_or(1), d.value_or(1));
+  if (auto v = f.string("label")) o.label(*v);
+  if (const json* nt = f.get("neuron_type", Null::Allowed)) {
+    const std::string npath = f.at("neuron_type");
+    guarded(npath, [&] { o.neuron_type(neuron_type_from_json(*nt, npath)); });
+  }
+  if (auto v = f.number("radius", true, false)) o.radius(*v);
+  const std::pair<const char*, EnsembleOptions& (EnsembleOptions::*)(const Init&)> inits[] = {
+      {"max_rates", &EnsembleOptions::max_rates}, {"intercepts", &EnsembleOptions::intercepts},
+      {"encoders", &EnsembleOptions::encoders},   {"gain", &EnsembleOptions::gain},
+      {"bias", &EnsembleOptions::bias},           {"eval_points", &EnsembleOptions::eval_points}};
+  for (const auto& [key, setter] : inits) {
+    // null keeps Nengo's default (for gain and bias: derived from max_rates/intercepts).
+    if (const json* v = f.get(key, Null::Allowed))
+      if (auto init = read_init(*v, f.at(key), false)) (o.*setter)(*init);
+  }
+  if (const json* v = f.get("n_eval_points", Null::Allowed))
+    if (auto k = f.integer_value(*v, f.at("n_eval_points"), 1, big)) o.n_eval_points(*k);
+  if (auto v = f.boolean("normalize_encoders")) o.normalize_encoders(*v);
+  if (const json* v = f.get("noise", Null::Allowed))
+    fail(f.at("noise"), "noise processes are not available in this build (got " + show(*v) + ")");
+  if (auto v = f.seed("seed")) o.seed(*v);
+  if (auto v = f.boolean("trainable", Null::Allowed)) o.trainable(*v);
+  if (!f.ok() || !id) {
+    if (id) broken_ids_.insert(*id);
+    return;
+  }
+  o.id(*id);
+  EnsemblePtr ens;
+  if (guarded(path, [&] { ens = net_->ensemble(o); })) {
+    ensembles_[*id] = ens;
+    ensemble_order_.push_back(*id);
+  } else {
+    broken_ids_.insert(*id);
+  }
+}
+
+void Reader::read_connection(const json& j, const std::string& path, size_t index) {
+  Fields f(*this, j, path, "a connection",
+           {"id", "label", "pre", "post", "transform", "function", "synapse", "solver",
+            "eval_points", "scale_eval_points", "learning_rule", "seed", "trainable"});
+  auto id = read_id(f, "c");
+  bool skip = false;
+  std::optional<ObjRef> pre, post;
+  if (const json* v = f.require("pre")) pre = read_ref(*v, f.at("pre"), false, skip);
+  if (const json* v = f.require("post")) post = read_ref(*v, f.at("post"), false, skip);
+  // Slices are checked here so that the message points into pre/post rather than at the
+  // whole connection.
+  auto check_slice = [&](const std::optional<ObjRef>& r, const char* key, bool is_post) {
+    if (!r || r->slice.is_all()) return;
+    const int64_t size = is_post ? r->size_in() : r->size_out();
+    guarded(child(f.at(key), "slice"), [&] {
+      try {
+        r->slice.resolve(size);
+      } catch (const BuildError& e) {
+        throw SpecError(std::string(e.what()) + " (" + r->describe() + ")");
+      }
+    });
+  };
+  check_slice(pre, "pre", false);
+  check_slice(post, "post", true);
+
+  ConnectionOptions o;
+  if (auto v = f.string("label")) o.label(*v);
+  if (const json* v = f.get("transform", Null::Allowed))
+    if (auto init = read_init(*v, f.at("transform"), true)) o.transform(*init);
+  if (const json* v = f.get("function", Null::Allowed))
+    if (auto fn = read_function(*v, f.at("function"))) o.function(*fn);
+  if (const json* v = f.get("synapse")) {  // absent: Nengo's default Lowpass(0.005)
+    const std::string spath = f.at("synapse");
+    guarded(spath, [&] { o.synapse(synapse_from_json(*v, spath)); });
+  }
+  if (const json* v = f.get("solver")) {
+    const std::string spath = f.at("solver");
+    guarded(spath, [&] { o.solver(solver_from_json(*v, spath)); });
+  }
+  if (const json* v = f.get("eval_points", Null::Allowed))
+    if (auto init = read_init(*v, f.at("eval_points"), false)) o.eval_points(*init);
+  if (auto v = f.boolean("scale_eval_points")) o.scale_eval_points(*v);
+  if (auto v = f.seed("seed")) o.seed(*v);
+  if (auto v = f.boolean("trainable", Null::Allowed)) o.trainable(*v);
+  if (const json* v = f.get("learning_rule", Null::Allowed)) {
+    const json* type = v->is_object() && v->contains("type") ? &(*v)["type"] : nullptr;
+    fail(f.at("learning_rule"),
+         (type && type->is_string() ? "learning rule \"" + type->get<std::string>() + "\" is"
+                                    : std::string("learning rules are")) +
+             " not available in this build");
+  }
+  if (id) other_ids_.insert(*id);
+  if (!f.ok() || !id || skip || !pre || !post) {
+    if (id) broken_ids_.insert(*id);
+    return;
+  }
+  o.id(*id);
+  guarded(path, [&] { connections_[index] = net_->connect(*pre, *post, o); });
+}
+
+void Reader::read_probe(const json& j, const std::string& path) {
+  Fields f(*this, j, path, "a probe",
+           {"id", "label", "target", "attr", "synapse", "sample_every", "solver", "seed"});
+  auto id = read_id(f, "probe_");
+  bool skip = false;
+  std::optional<ObjRef> target;
+  if (const json* v = f.require("target")) target = read_ref(*v, f.at("target"), true, skip);
+  ProbeOptions o;
+  if (auto v = f.string("label")) o.label(*v);
+  if (auto v = f.string("attr")) o.attr(*v);
+  if (const json* v = f.get("synapse")) {  // absent or null: unfiltered, as Nengo
+    const std::string spath = f.at("synapse");
+    guarded(spath, [&] { o.synapse(synapse_from_json(*v, spath)); });
+  }
+  if (auto v = f.number("sample_every", true, false, Null::Allowed)) o.sample_every(*v);
+  if (const json* v = f.get("solver")) {
+    const std::string spath = f.at("solver");
+    guarded(spath, [&] { o.solver(solver_from_json(*v, spath)); });
+  }
+  if (auto v = f.seed("seed")) o.seed(*v);
+  if (id) other_ids_.insert(*id);
+  if (!f.ok() || !id || skip || !target) return;
+  o.id(*id);
+  guarded(path, [&] { net_->probe(*target, o); });
+}
+
+NetworkPtr Reader::read(const json& spec) {
+  if (!spec.is_object()) {
+    fail("", "expected a JSON object (an " + std::string(kFormat) + " spec), got " + show(spec));
+    return nullptr;
+  }
+  // Helpers recurse over values (and print them); no real spec nests anywhere near this.
+  if (auto deep = json_util::too_deep(spec, kMaxDepth); !deep.empty()) {
+    fail(deep, "values nested deeper than " + std::to_string(kMaxDepth) + " levels");
+    return nullptr;
+  }
+  Fields top(*this, spec, "", "the network",
+             {"format", "id", "label", "seed", "dt", "settings", "nodes", "ensembles", "layers",
+              "networks", "connections", "probes", "train"});
+  if (const json* fmt = top.require("format")) {
+    if (!fmt->is_string() || *fmt != kFormat)
+      fail("/format", "expected \"" + std::string(kFormat) + "\", got " + show(*fmt));
+  }
+  NetworkOptions no;
+  if (auto v = top.string("id")) {
+    if (valid_id(*v))
+      no.id(*v);
+    else
+      fail("/id", "invalid id " + show(json(*v)) + ": use letters, digits, '_' and '-'");
+  }
+  if (auto v = top.string("label")) no.label(*v);
+  if (auto v = top.seed("seed")) no.seed(*v);
+  if (auto v = top.number("dt", true, false)) no.dt(*v);
+  if (!guarded("", [&] { net_ = std::make_shared<Network>(no); })) return nullptr;
+  if (const json* s = top.get("settings")) read_settings(*s, "/settings", net_->settings());
+  // `train` belongs to snn-train; it is accepted as long as it is an object.
+  if (const json* t = top.get("train", Null::Allowed))
+    if (!t->is_object()) fail("/train", "expected an object, got " + show(*t));
+  read_unsupported_list(spec, "layers", "layer");
+  read_unsupported_list(spec, "networks", "network");
+
+  collect_explicit_ids(spec);
+  for_each_item(spec, "nodes", [&](const json& j, const std::string& p, size_t) {
+    guarded(p, [&] { read_node(j, p); });
+  });
+  for_each_item(spec, "ensembles", [&](const json& j, const std::string& p, size_t) {
+    guarded(p, [&] { read_ensemble(j, p); });
+  });
+  if (auto it = spec.find("connections"); it != spec.end() && it->is_array())
+    connections_.assign(it->size(), nullptr);
+  for_each_item(spec, "connections", [&](const json& j, const std::string& p, size_t i) {
+    guarded(p, [&] { read_connection(j, p, i); });
+  });
+  for_each_item(spec, "probes", [&](const json& j, const std::string& p, size_t) {
+    guarded(p, [&] { read_probe(j, p); });
+  });
+  return net_;
+}
+
+}  // namespace
+
+NetworkPtr network_from_json(const nlohmann::json& spec, const std::string& source) {
+  Reader reader(source, /*collect=*/false);
+  try {
+    auto net = reader.read(spec);
+    if (!net) throw SpecError(source + ": invalid spec");  // unreachable: read() threw
+    return net;
+  } catch (const Reported& e) {
+    throw SpecError(e.what());
+  } catch (const std::exception& e) {
+    throw SpecError(source + ": " + e.what());  // not expected: read() reports with paths
+  }
+}
+
+std::vector<std::string> check_network_json(const nlohmann::json& spec) {
+  Reader reader("<spec>", /*collect=*/true);
+  try {
+    reader.read(spec);
+  } catch (const std::exception& e) {
+    // Every problem should have been recorded; this is a last line of defence.
+    reader.problems.push_back(std::string("/: ") + e.what());
+  }
+  return reader.problems;
+}
+
+NetworkPtr load_network(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw SpecError(path + ": cannot open the network spec: " + std::strerror(errno));
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  if (in.bad()) throw SpecError(path + ": cannot read the network spec: " + std::strerror(errno));
+  nlohmann::json spec;
+  try {
+    spec = nlohmann::json::parse(buffer.str());
+  } catch (const nlohmann::json::parse_error& e) {
+    // e.what() is "[json.exception.parse_error.101] parse error at line 3, column 5: ...".
+    throw SpecError(path + ": not valid JSON (byte " + std::to_string(e.byte) +
+                    "): " + without_json_prefix(e.what()));
+  }
+  return network_from_json(spec, path);
+}
+
+}  // namespace snn

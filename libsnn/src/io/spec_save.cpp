@@ -1,0 +1,239 @@
+// The `snn-network/1` saver: a Network back to its spec with every default written out, so
+// a saved file says exactly what will be built, and loading it again gives the same spec.
+//
+// Sub-networks made with Network::network() are written flattened: ids are unique in the
+// whole tree, so every reference stays valid (only the grouping is lost).
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include "io/json_util.h"
+#include "snn/errors.h"
+#include "snn/spec.h"
+
+namespace snn {
+
+namespace {
+
+// Built in insertion order so that saved files read like the spec document (id first,
+// format first); network_to_json hands out the sorted form its signature promises.
+using json = nlohmann::ordered_json;
+using json_util::tensor_to_json;
+
+json init_to_json(const Init& init) {
+  return json(json_util::init_to_json(init));
+}
+
+template <class T>
+json optional_json(const std::optional<T>& v) {
+  return v ? json(*v) : json(nullptr);
+}
+
+json solver_json(const SolverPtr& s) {
+  return s ? json(s->to_json()) : json(nullptr);
+}
+
+json ref_json(const ObjRef& r, const std::vector<ConnectionPtr>& connections) {
+  if (r.kind == ObjRef::Kind::Connection) {
+    for (size_t i = 0; i < connections.size(); ++i)
+      if (connections[i] == r.connection) return {{"connection", i}};
+    throw SpecError(r.describe() + ": the connection is not part of the network being saved");
+  }
+  if (r.slice.is_all()) return r.id();
+  return {{"ref", r.id()}, {"slice", json(r.slice.to_json())}};
+}
+
+json node_json(const Node& n) {
+  json j = {
+      {"id", n.id()}, {"label", n.label()}, {"size_in", n.size_in()}, {"size_out", n.size_out()}};
+  const auto& o = n.options();
+  switch (n.kind()) {
+    case Node::Kind::Constant: {
+      const auto& c = o.constant();
+      j["output"] =
+          c.numel() == 1 ? json(c.to(torch::kFloat64).item<double>()) : json(tensor_to_json(c));
+      break;
+    }
+    case Node::Kind::Function:
+      if (o.function().expr.empty())
+        throw SpecError(n.describe() +
+                        ": output is a C++ callable and cannot be saved as JSON (use snn::expr)");
+      j["output"] = {{"expr", o.function().expr}};
+      break;
+    case Node::Kind::PassThrough:
+    case Node::Kind::Input:
+      break;
+  }
+  return j;
+}
+
+json ensemble_json(const Ensemble& e) {
+  const auto& o = e.options();
+  if (!o.neuron_type())
+    throw SpecError(e.describe() + ": neuron_type is missing and cannot be saved");
+  return {{"id", e.id()},
+          {"label", e.label()},
+          {"n_neurons", o.n_neurons()},
+          {"dimensions", o.dimensions()},
+          {"neuron_type", json(o.neuron_type()->to_json())},
+          {"radius", o.radius()},
+          {"max_rates", init_to_json(o.max_rates())},
+          {"intercepts", init_to_json(o.intercepts())},
+          {"encoders", init_to_json(o.encoders())},
+          {"gain", init_to_json(o.gain())},
+          {"bias", init_to_json(o.bias())},
+          {"eval_points", init_to_json(o.eval_points())},
+          {"n_eval_points", optional_json(o.n_eval_points())},
+          {"normalize_encoders", o.normalize_encoders()},
+          {"seed", optional_json(o.seed())},
+          {"trainable", optional_json(o.trainable())}};
+}
+
+json connection_json(const Connection& c, const std::vector<ConnectionPtr>& connections) {
+  const auto& o = c.options();
+  json fn = nullptr;
+  if (o.function()) {
+    if (o.function().expr.empty())
+      throw SpecError(c.describe() +
+                      ": function is a C++ callable and cannot be saved as JSON (use snn::expr)");
+    fn = {{"expr", o.function().expr}};
+  }
+  return {{"id", c.id()},
+          {"label", o.label()},
+          {"pre", ref_json(c.pre(), connections)},
+          {"post", ref_json(c.post(), connections)},
+          {"transform", init_to_json(o.transform())},
+          {"function", fn},
+          {"synapse", json(synapse_to_json(o.synapse()))},
+          {"solver", solver_json(o.solver())},
+          {"eval_points", init_to_json(o.eval_points())},
+          {"scale_eval_points", o.scale_eval_points()},
+          {"seed", optional_json(o.seed())},
+          {"trainable", optional_json(o.trainable())}};
+}
+
+json probe_json(const Probe& p, const std::vector<ConnectionPtr>& connections) {
+  const auto& o = p.options();
+  return {{"id", p.id()},
+          {"label", o.label()},
+          {"target", ref_json(p.target(), connections)},
+          {"attr", o.attr()},
+          {"synapse", json(synapse_to_json(o.synapse()))},
+          {"sample_every", optional_json(o.sample_every())},
+          {"solver", solver_json(o.solver())},
+          {"seed", optional_json(o.seed())}};
+}
+
+/// Text for a spec file: short values on one line, a list of numbers always on one line
+/// (a matrix is one row per line), everything else indented by two spaces.
+void write_inline(std::string& out, const json& j) {
+  if (j.is_object()) {
+    out += "{";
+    bool first = true;
+    for (auto it = j.begin(); it != j.end(); ++it) {
+      out += first ? "" : ", ";
+      first = false;
+      out += json(it.key()).dump() + ": ";
+      write_inline(out, it.value());
+    }
+    out += "}";
+  } else if (j.is_array()) {
+    out += "[";
+    for (size_t i = 0; i < j.size(); ++i) {
+      out += i ? ", " : "";
+      write_inline(out, j[i]);
+    }
+    out += "]";
+  } else {
+    out += j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  }
+}
+
+void write_pretty(std::string& out, const json& j, size_t indent) {
+  constexpr size_t kWidth = 100;
+  std::string flat;
+  write_inline(flat, j);
+  const bool numbers_only =
+      j.is_array() && std::all_of(j.begin(), j.end(), [](const json& e) { return e.is_number(); });
+  if (indent + flat.size() <= kWidth || numbers_only || j.empty() ||
+      !(j.is_object() || j.is_array())) {
+    out += flat;
+    return;
+  }
+  const std::string pad(indent + 2, ' ');
+  out += j.is_object() ? "{\n" : "[\n";
+  size_t i = 0;
+  for (auto it = j.begin(); it != j.end(); ++it, ++i) {
+    out += pad;
+    if (j.is_object()) out += json(it.key()).dump() + ": ";
+    write_pretty(out, it.value(), indent + 2);
+    out += i + 1 < j.size() ? ",\n" : "\n";
+  }
+  out += std::string(indent, ' ') + (j.is_object() ? "}" : "]");
+}
+
+json network_spec(const Network& network) {
+  const auto& s = network.settings();
+  json j = {{"format", "snn-network/1"},
+            {"label", network.label()},
+            {"seed", optional_json(network.seed())},
+            {"dt", network.dt()},
+            {"settings",
+             {{"lif_smoothing", s.lif_smoothing()},
+              {"trainable", s.trainable()},
+              {"dtype", s.dtype()},
+              {"stateful", s.stateful()},
+              {"keep_history", s.keep_history()},
+              {"training_mode", s.training_mode()}}}};
+  if (!network.options().id().empty()) j["id"] = network.options().id();
+
+  const auto connections = network.all_connections();
+  j["nodes"] = json::array();
+  for (const auto& n : network.all_nodes()) j["nodes"].push_back(node_json(*n));
+  j["ensembles"] = json::array();
+  for (const auto& e : network.all_ensembles()) j["ensembles"].push_back(ensemble_json(*e));
+  j["connections"] = json::array();
+  for (const auto& c : connections) j["connections"].push_back(connection_json(*c, connections));
+  j["probes"] = json::array();
+  for (const auto& p : network.all_probes()) j["probes"].push_back(probe_json(*p, connections));
+  return j;
+}
+
+}  // namespace
+
+nlohmann::json network_to_json(const Network& network) {
+  return nlohmann::json(network_spec(network));
+}
+
+void save_network(const Network& network, const std::string& path) {
+  // Serialise first: a network that cannot be saved leaves no file behind.
+  std::string text;
+  write_pretty(text, network_spec(network), 0);
+  text += "\n";
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) throw SpecError(path + ": cannot write the network spec: " + std::strerror(errno));
+    out << text;
+    out.flush();
+    if (!out) {
+      const int err = errno;
+      std::remove(tmp.c_str());
+      throw SpecError(path + ": cannot write the network spec: " + std::strerror(err));
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    std::remove(tmp.c_str());
+    throw SpecError(path + ": cannot replace the network spec: " + std::strerror(err));
+  }
+}
+
+}  // namespace snn
