@@ -338,6 +338,9 @@ struct NetworkOptions {
   TORCH_ARG(std::optional<uint32_t>, seed);
   /// The time step simulators use unless told otherwise.
   TORCH_ARG(double, dt) = 0.001;
+  /// The spec's `train` block (snn-train's defaults) as JSON text; empty when none. Kept so
+  /// that a loaded spec saves back whole.
+  TORCH_ARG(std::string, train);
 };
 
 class Network : public std::enable_shared_from_this<Network> {

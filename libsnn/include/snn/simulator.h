@@ -16,6 +16,7 @@
 #include <torch/types.h>
 
 #include "snn/network.h"
+#include "snn/training.h"
 
 namespace torch::nn {
 class Module;
@@ -39,6 +40,19 @@ struct SimulatorOptions {
   TORCH_ARG(std::optional<torch::Dtype>, dtype);
   /// Show a progress bar on stderr for long runs (only when stderr is a terminal).
   TORCH_ARG(bool, progress_bar) = true;
+  /// Feed-forward networks run layer by layer over all steps at once (matrix products over
+  /// (batch, steps), input currents of constant inputs computed once). false forces the
+  /// step-by-step loop everywhere; both give the same numbers.
+  TORCH_ARG(bool, layered) = true;
+};
+
+/// The result of Simulator::check_gradients: the largest difference between autograd and
+/// central finite differences, over every trainable parameter.
+struct GradientCheck {
+  double max_abs_error = 0.0;
+  double max_rel_error = 0.0;
+  std::string worst_parameter;
+  bool passed = false;  // NengoDL's tolerances: atol 1e-5, rtol 1e-3 (float64)
 };
 
 /// What the build made of an ensemble (float64, CPU; live values after training).
@@ -86,6 +100,37 @@ class Simulator {
   torch::Tensor data(const std::string& probe_id) const;
   EnsembleData data(const EnsemblePtr& ensemble) const;
   ConnectionData data(const ConnectionPtr& connection) const;
+
+  // ---- Training (NengoDL's Keras-style API) ------------------------------------------------
+  /// Sets the optimizer, the loss per probe and the metrics used by fit / evaluate.
+  void compile(CompileOptions options);
+  /// Trains the compiled losses. Inputs (N, steps, size) or (N, size); targets as `Targets`.
+  /// Spiking neurons run as their rate twins (settings.training_mode "rate") or through
+  /// their spikes with surrogate gradients ("spiking"). Data are split into minibatches of
+  /// the simulator's minibatch size (the last one may be smaller), each run from the
+  /// simulator's current state without changing it.
+  History fit(const Inputs& x, const Targets& y, FitOptions options = {});
+  /// Loss and metrics of the compiled losses on data, in inference mode (spikes):
+  /// "loss", "<probe>_loss", "<probe>_accuracy".
+  std::map<std::string, double> evaluate(const Inputs& x, const Targets& y,
+                                         int64_t n_steps = -1);
+  /// predict() for exactly one minibatch.
+  ProbeData predict_on_batch(const Inputs& x, int64_t n_steps = -1);
+  /// The optimizer set by compile (nullptr before).
+  torch::optim::Optimizer* optimizer();
+
+  /// Writes every parameter and buffer (by stable names such as `ensembles.ens.bias`) and
+  /// the spec's content hash to `path`, atomically. With `epoch` >= 0 the optimizer state
+  /// and the epoch are stored too (a training checkpoint that --resume can continue).
+  void save_params(const std::string& path, int64_t epoch = -1) const;
+  /// Loads what save_params wrote. Throws DataError naming the first parameter that is
+  /// missing or has another shape. With `training_state`, also restores the optimizer state
+  /// (compile first). Returns the stored epoch (0 when none).
+  int64_t load_params(const std::string& path, bool training_state = false);
+  /// Compares autograd with central finite differences for the compiled loss on (x, y),
+  /// in float64 (the simulator must be float64).
+  GradientCheck check_gradients(const Inputs& x, const Targets& y, int64_t n_steps = -1,
+                                double epsilon = 1e-6);
 
   int64_t n_steps() const;
   double time() const;

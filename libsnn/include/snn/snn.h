@@ -11,3 +11,4 @@
 #include "snn/solvers.h"
 #include "snn/spec.h"
 #include "snn/synapses.h"
+#include "snn/training.h"

@@ -6,6 +6,7 @@
 
 #include "snn/errors.h"
 #include "snn/neurons.h"
+#include "train/autograd.h"
 
 namespace snn {
 
@@ -30,13 +31,10 @@ NeuronTypePtr NeuronType::rate_twin(double) const { return shared_from_this(); }
 
 // ------------------------------------------------------------------------------- LIFRate --
 namespace {
-/// amplitude / (tau_ref + tau_rc log1p(1/(J-1))) for J > 1, else 0.
+/// amplitude / (tau_ref + tau_rc log1p(1/(J-1))) for J > 1, else 0 (with its analytic
+/// derivative for training).
 torch::Tensor lif_rate(const torch::Tensor& J, double tau_rc, double tau_ref, double amplitude) {
-  auto j = J - 1.0;
-  auto pos = j > 0;
-  auto safe_j = torch::where(pos, j, torch::ones_like(j));
-  auto r = amplitude / (tau_ref + tau_rc * torch::log1p(1.0 / safe_j));
-  return torch::where(pos, r, torch::zeros_like(r));
+  return detail::lif_rate_fn(J, tau_rc, tau_ref, amplitude);
 }
 
 std::pair<torch::Tensor, torch::Tensor> lif_gain_bias(const torch::Tensor& max_rates,
@@ -135,14 +133,8 @@ nlohmann::json SoftLIFRate::params() const {
           {"tau_ref", options.tau_ref()}, {"amplitude", options.amplitude()}};
 }
 torch::Tensor SoftLIFRate::rates(const torch::Tensor& J) const {
-  const double sigma = options.sigma();
-  auto js = (J - 1.0) / sigma;
-  // Far below threshold softplus underflows; log1p(1/z) ~ -log(z) = -js - log(sigma) there.
-  auto low = js <= -20.0;
-  auto js_safe = torch::where(low, torch::zeros_like(js), js);
-  auto z = sigma * torch::softplus(js_safe);
-  auto q = torch::where(low, -js - std::log(sigma), torch::log1p(1.0 / z));
-  return options.amplitude() / (options.tau_ref() + options.tau_rc() * q);
+  return detail::soft_lif_rate_fn(J, options.sigma(), options.tau_rc(), options.tau_ref(),
+                          options.amplitude());
 }
 std::pair<torch::Tensor, torch::Tensor> SoftLIFRate::gain_bias(const torch::Tensor& m,
                                                                const torch::Tensor& i) const {

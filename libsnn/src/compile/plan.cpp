@@ -23,8 +23,8 @@ Plan make_plan(const Model& model) {
   Plan plan;
   plan.node_outgoing.resize(n_nodes);
   plan.ensemble_outgoing.resize(n_ens);
-  std::vector<std::vector<size_t>> succ(n_obj);
-  std::vector<int> indeg(n_obj, 0);
+  std::vector<std::vector<size_t>> succ(n_obj), succ_all(n_obj);
+  std::vector<int> indeg(n_obj, 0), indeg_all(n_obj, 0);
   for (size_t ci = 0; ci < model.connections.size(); ++ci) {
     const auto& c = *model.connections[ci].connection;
     const size_t pre = vertex_of(c.pre()), post = vertex_of(c.post());
@@ -36,6 +36,8 @@ Plan make_plan(const Model& model) {
       succ[pre].push_back(post);
       ++indeg[post];
     }
+    succ_all[pre].push_back(post);
+    ++indeg_all[post];
   }
 
   std::vector<int> level(n_obj, 0);
@@ -73,6 +75,28 @@ Plan make_plan(const Model& model) {
     cycle += vertex_name(v);
     throw BuildError("cycle without a synapse: " + cycle +
                      " (every loop needs a connection with a synapse, which delays by one step)");
+  }
+
+  // Without any cycle (synapses included) the network is feed-forward: levels by longest
+  // path over all connections still order every synapse-free edge, and additionally let the
+  // layered executor compute each level for all steps once its inputs are complete.
+  {
+    std::vector<int> level_all(n_obj, 0);
+    std::deque<size_t> q;
+    for (size_t v = 0; v < n_obj; ++v)
+      if (indeg_all[v] == 0) q.push_back(v);
+    size_t seen = 0;
+    while (!q.empty()) {
+      size_t v = q.front();
+      q.pop_front();
+      ++seen;
+      for (size_t w : succ_all[v]) {
+        level_all[w] = std::max(level_all[w], level_all[v] + 1);
+        if (--indeg_all[w] == 0) q.push_back(w);
+      }
+    }
+    plan.feed_forward = seen == n_obj;
+    if (plan.feed_forward) level = level_all;
   }
 
   int max_level = 0;

@@ -25,6 +25,9 @@ struct Plan {
   std::vector<int64_t> ensemble_offset;   // offset of each ensemble in its block
   std::vector<std::vector<size_t>> node_outgoing;      // connections leaving each node
   std::vector<std::vector<size_t>> ensemble_outgoing;  // connections leaving each ensemble
+  /// No cycle at all (synapses included): levels follow every connection, so each level can
+  /// be computed for all steps at once.
+  bool feed_forward = false;
 };
 
 /// Orders the model for simulation; throws BuildError naming the objects of a cycle that

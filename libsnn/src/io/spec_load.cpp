@@ -745,11 +745,16 @@ NetworkPtr Reader::read(const json& spec) {
   if (auto v = top.string("label")) no.label(*v);
   if (auto v = top.seed("seed")) no.seed(*v);
   if (auto v = top.number("dt", true, false)) no.dt(*v);
+  // `train` belongs to snn-train (which checks it); kept whole so the spec saves back.
+  if (const json* t = top.get("train", Null::Allowed)) {
+    if (!t->is_object())
+      fail("/train", "expected an object, got " + show(*t));
+    else
+      no.train(t->dump());
+  }
   if (!guarded("", [&] { net_ = std::make_shared<Network>(no); })) return nullptr;
   if (const json* s = top.get("settings")) read_settings(*s, "/settings", net_->settings());
-  // `train` belongs to snn-train; it is accepted as long as it is an object.
-  if (const json* t = top.get("train", Null::Allowed))
-    if (!t->is_object()) fail("/train", "expected an object, got " + show(*t));
+
   read_unsupported_list(spec, "layers", "layer");
   read_unsupported_list(spec, "networks", "network");
 

@@ -193,6 +193,7 @@ json network_spec(const Network& network) {
               {"keep_history", s.keep_history()},
               {"training_mode", s.training_mode()}}}};
   if (!network.options().id().empty()) j["id"] = network.options().id();
+  if (!network.options().train().empty()) j["train"] = json::parse(network.options().train());
 
   const auto connections = network.all_connections();
   j["nodes"] = json::array();

@@ -6,6 +6,7 @@
 
 #include "runtime/sim_module.h"
 #include "snn/errors.h"
+#include "train/autograd.h"
 
 namespace snn::detail {
 
@@ -26,7 +27,8 @@ void accumulate(torch::Tensor& acc, const torch::Tensor& v, const torch::Tensor&
   acc = acc.index_add(1, idx, v);
 }
 
-/// Calls a C++/expression function for every minibatch item (on the CPU, in float64).
+}  // namespace
+
 torch::Tensor call_function(const Function& f, double t, const torch::Tensor& x, int64_t batch,
                             int64_t size_out, const std::string& who,
                             const torch::TensorOptions& opts) {
@@ -67,8 +69,6 @@ bool time_only(const Node& n) {
   return n.kind() == Node::Kind::Function && (n.size_in() == 0 || !n.options().function().uses_x);
 }
 
-}  // namespace
-
 SimState SimState::clone() const {
   SimState s = *this;
   auto deep = [](std::vector<torch::Tensor>& v) {
@@ -85,13 +85,17 @@ SimState SimState::clone() const {
 }
 
 SimModuleImpl::SimModuleImpl(std::shared_ptr<const Model> model, std::shared_ptr<const Plan> plan,
-                             torch::Dtype dtype, torch::Device device, bool trainable_default)
+                             torch::Dtype dtype, torch::Device device, SimModuleOptions options)
     : model_(std::move(model)),
       plan_(std::move(plan)),
       dtype_(dtype),
       device_(device),
-      opts_(torch::TensorOptions().dtype(dtype).device(device)) {
+      opts_(torch::TensorOptions().dtype(dtype).device(device)),
+      sim_options_(options) {
   const auto& m = *model_;
+  const bool trainable_default = options.trainable_default;
+  for (const auto& block : plan_->blocks)
+    rate_twin_.push_back(block.neuron_type->rate_twin(options.lif_smoothing));
   auto ens_mod = register_module("ensembles", std::make_shared<torch::nn::Module>());
   for (const auto& be : m.ensembles) {
     auto sub = ens_mod->register_module(be.ensemble->id(), std::make_shared<torch::nn::Module>());
@@ -156,11 +160,19 @@ SimState SimModuleImpl::initial_state(int64_t batch) const {
   const auto& m = *model_;
   SimState s;
   s.batch = batch;
-  for (const auto& block : plan_->blocks) {
+  for (size_t bi = 0; bi < plan_->blocks.size(); ++bi) {
+    const auto& block = plan_->blocks[bi];
     NeuronState st;
-    for (const auto& [name, dflt] : block.neuron_type->default_state()) {
+    for (const auto& [name, dflt] : active_type(bi).default_state()) {
       std::vector<torch::Tensor> parts;
-      for (size_t e : block.ensembles) parts.push_back(m.ensembles[e].initial_state.at(name));
+      for (size_t e : block.ensembles) {
+        const auto& init = m.ensembles[e].initial_state;
+        auto it = init.find(name);
+        // A rate twin's own state variable that the spiking type lacks starts at zero.
+        parts.push_back(it != init.end()
+                            ? it->second
+                            : torch::zeros({m.ensembles[e].ensemble->n_neurons()}, torch::kFloat64));
+      }
       st[name] = torch::cat(parts).to(opts_).unsqueeze(0).expand({batch, -1}).clone();
     }
     s.blocks.push_back(std::move(st));
@@ -189,21 +201,42 @@ SimState SimModuleImpl::initial_state(int64_t batch) const {
   return s;
 }
 
-std::vector<torch::Tensor> SimModuleImpl::forward(SimState& state, const Inputs& inputs,
-                                                  int64_t n_steps) {
-  const auto& m = *model_;
-  const auto& plan = *plan_;
-  const int64_t B = state.batch;
-  const double dt = m.dt;
-  const size_t n_nodes = m.nodes.size(), n_ens = m.ensembles.size(), n_conn = m.connections.size();
+const NeuronType& SimModuleImpl::active_type(size_t bi) const {
+  if (is_training() && sim_options_.training_mode == TrainingMode::Rate) return *rate_twin_[bi];
+  return *plan_->blocks[bi].neuron_type;
+}
 
-  // Node outputs that do not depend on the step's inputs are computed for all steps at once.
+torch::Tensor SimModuleImpl::step_block(size_t bi, double dt, const torch::Tensor& J,
+                                        NeuronState& st) const {
+  const auto& type = *plan_->blocks[bi].neuron_type;
+  if (!is_training()) return type.step(dt, J, st);
+  if (sim_options_.training_mode == TrainingMode::Rate) return rate_twin_[bi]->step(dt, J, st);
+  if (!type.spiking()) return type.step(dt, J, st);
+  // Spiking mode: the spike train forward, the smooth rate's derivative backward. The
+  // neuron state (voltage, refractory time) carries no gradient: spikes reset it
+  // discontinuously, and the surrogate already accounts for the current's effect.
+  for (auto& [name, v] : st) v = v.detach();
+  auto spikes = type.step(dt, J, st);
+  double sigma = sim_options_.lif_smoothing > 0 ? sim_options_.lif_smoothing : 1.0;
+  return straight_through(spikes, type.rate_twin(sigma)->rates(J));
+}
+
+std::vector<torch::Tensor> SimModuleImpl::node_tables(const SimState& state, const Inputs& inputs,
+                                                      int64_t n_steps) const {
+  const auto& m = *model_;
+  const double dt = m.dt;
+  const size_t n_nodes = m.nodes.size();
   std::vector<torch::Tensor> node_data(n_nodes);  // (B, n_steps, size) or (n_steps, size)
   for (size_t i = 0; i < n_nodes; ++i) {
     const auto& n = *m.nodes[i];
     auto it = inputs.find(n.id());
     if (it != inputs.end()) {
-      node_data[i] = it->second.to(opts_);
+      const auto& d = it->second;
+      // Keep (batch, size) data that were expanded over the steps as a view (stride 0), so
+      // the layered executor can tell they are constant.
+      node_data[i] = d.dim() == 3 && d.size(1) > 1 && d.stride(1) == 0
+                         ? d.narrow(1, 0, 1).to(opts_).expand(d.sizes())
+                         : d.to(opts_);
     } else if (time_only(n)) {
       auto table = torch::empty({n_steps, n.size_out()}, torch::kFloat64);
       for (int64_t k = 0; k < n_steps; ++k) {
@@ -214,6 +247,25 @@ std::vector<torch::Tensor> SimModuleImpl::forward(SimState& state, const Inputs&
       node_data[i] = table.to(opts_);
     }
   }
+  return node_data;
+}
+
+std::vector<torch::Tensor> SimModuleImpl::forward(SimState& state, const Inputs& inputs,
+                                                  int64_t n_steps) {
+  if (layered()) return forward_layered(state, inputs, n_steps);
+  return forward_steps(state, inputs, n_steps);
+}
+
+std::vector<torch::Tensor> SimModuleImpl::forward_steps(SimState& state, const Inputs& inputs,
+                                                        int64_t n_steps) {
+  const auto& m = *model_;
+  const auto& plan = *plan_;
+  const int64_t B = state.batch;
+  const double dt = m.dt;
+  const size_t n_nodes = m.nodes.size(), n_ens = m.ensembles.size(), n_conn = m.connections.size();
+
+  // Node outputs that do not depend on the step's inputs are computed for all steps at once.
+  const auto node_data = node_tables(state, inputs, n_steps);
 
   // Parameters gathered per block once per call (cheap, and differentiable for training).
   std::vector<torch::Tensor> block_bias(plan.blocks.size());
@@ -313,7 +365,7 @@ std::vector<torch::Tensor> SimModuleImpl::forward(SimState& state, const Inputs&
           parts.push_back(J);
         }
         auto J = (parts.size() == 1 ? parts[0] : torch::cat(parts, 1)) + block_bias[bi];
-        auto out = block.neuron_type->step(dt, J, state.blocks[bi]);
+        auto out = step_block(bi, dt, J, state.blocks[bi]);
         for (size_t j = 0; j < block.ensembles.size(); ++j) {
           const size_t e = block.ensembles[j];
           const int64_t n = m.ensembles[e].ensemble->n_neurons();
@@ -354,8 +406,11 @@ std::vector<torch::Tensor> SimModuleImpl::forward(SimState& state, const Inputs&
             v = ens_J[e];
           } else {
             const size_t bi = plan.ensemble_block[e];
-            v = state.blocks[bi].at(attr).narrow(1, plan.ensemble_offset[e],
-                                                 target.ensemble->n_neurons());
+            auto it = state.blocks[bi].find(attr);
+            // A rate twin in training lacks the spiking type's variables: they read as zero.
+            v = it == state.blocks[bi].end()
+                    ? torch::zeros({B, target.ensemble->n_neurons()}, opts_)
+                    : it->second.narrow(1, plan.ensemble_offset[e], target.ensemble->n_neurons());
           }
           break;
         }

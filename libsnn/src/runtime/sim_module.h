@@ -14,6 +14,14 @@
 
 namespace snn::detail {
 
+/// Calls a C++/expression function for every minibatch item of x (batch, d) at time t (on
+/// the CPU, in float64); `who` names the object in errors.
+torch::Tensor call_function(const Function& f, double t, const torch::Tensor& x, int64_t batch,
+                            int64_t size_out, const std::string& who,
+                            const torch::TensorOptions& opts);
+/// Whether a node is a function of time only (its outputs can be tabulated ahead).
+bool time_only(const Node& n);
+
 /// Everything that changes from step to step, for one minibatch.
 struct SimState {
   int64_t step = 0;
@@ -24,11 +32,25 @@ struct SimState {
   SimState clone() const;
 };
 
+/// How neurons run while the module is in training mode (torch::nn::Module::train()).
+enum class TrainingMode {
+  Rate,     // spiking types run as their rate twins (NengoDL's default)
+  Spiking,  // real spikes forward, the rate twin's derivative backward (straight-through)
+};
+
+struct SimModuleOptions {
+  bool trainable_default = true;
+  double lif_smoothing = 0.0;
+  TrainingMode training_mode = TrainingMode::Rate;
+  bool layered = true;  // use the all-steps-at-once executor for feed-forward networks
+};
+
 class SimModuleImpl : public torch::nn::Module {
  public:
   SimModuleImpl(std::shared_ptr<const Model> model, std::shared_ptr<const Plan> plan,
-                torch::Dtype dtype, torch::Device device, bool trainable_default);
+                torch::Dtype dtype, torch::Device device, SimModuleOptions options);
 
+  /// The state to start from, for the neuron types of the current mode (training or not).
   SimState initial_state(int64_t batch) const;
   /// Runs `n_steps` from `state` (updated in place). `inputs` maps node ids to
   /// (batch, n_steps, size) tensors. Returns, per probe (in Model::probes order), the samples
@@ -44,9 +66,27 @@ class SimModuleImpl : public torch::nn::Module {
   const torch::Tensor& weights(size_t c) const { return weights_[c]; }
   torch::Dtype dtype() const { return dtype_; }
   torch::Device device() const { return device_; }
+  const Model& model() const { return *model_; }
+  const Plan& plan() const { return *plan_; }
+  const SimModuleOptions& options() const { return sim_options_; }
+  /// Whether forward() will take the layered path.
+  bool layered() const { return sim_options_.layered && plan_->feed_forward; }
 
  private:
-  struct Step;
+  std::vector<torch::Tensor> forward_steps(SimState& state, const Inputs& inputs, int64_t n_steps);
+  std::vector<torch::Tensor> forward_layered(SimState& state, const Inputs& inputs,
+                                             int64_t n_steps);
+  /// The neuron type block `bi` runs as in the current mode.
+  const NeuronType& active_type(size_t bi) const;
+  /// One step of block `bi` in the current mode (straight-through spikes when training in
+  /// spiking mode).
+  torch::Tensor step_block(size_t bi, double dt, const torch::Tensor& J, NeuronState& st) const;
+  /// Node outputs that do not depend on the step's inputs: data and time-only functions.
+  std::vector<torch::Tensor> node_tables(const SimState& state, const Inputs& inputs,
+                                         int64_t n_steps) const;
+
+  SimModuleOptions sim_options_;
+  std::vector<NeuronTypePtr> rate_twin_;  // per block
   std::shared_ptr<const Model> model_;
   std::shared_ptr<const Plan> plan_;
   torch::Dtype dtype_;

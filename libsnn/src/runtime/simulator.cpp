@@ -6,84 +6,13 @@
 
 #include <torch/torch.h>
 
-#include "build/model.h"
-#include "compile/plan.h"
-#include "runtime/sim_module.h"
+#include "runtime/simulator_impl.h"
 #include "snn/errors.h"
 #include "train/progress_bar.h"
 
 namespace snn {
 
 using detail::SimState;
-
-struct Simulator::Impl {
-  NetworkPtr network;
-  SimulatorOptions options;
-  double dt = 0.001;
-  torch::Dtype dtype = torch::kFloat32;
-  std::shared_ptr<const detail::Model> model;
-  std::shared_ptr<const detail::Plan> plan;
-  detail::SimModule module{nullptr};
-  SimState state;
-  std::vector<std::vector<torch::Tensor>> probe_chunks;  // per probe, per run call
-
-  /// Checks and shapes input data to (batch, n_steps, size) for the steps to run.
-  Inputs prepare(const Inputs& data, int64_t batch, int64_t n_steps) const {
-    Inputs out;
-    for (const auto& [id, raw] : data) {
-      auto node = network->find_node(id);
-      if (!node) {
-        std::string names;
-        for (const auto& n : network->all_nodes())
-          if (n->size_in() == 0) names += (names.empty() ? "" : ", ") + n->id();
-        throw DataError("input data for \"" + id + "\": no such node (input nodes: " +
-                        (names.empty() ? "none" : names) + ")");
-      }
-      if (node->size_in() != 0)
-        throw DataError("input data for " + node->describe() +
-                        ": only nodes without inputs can be fed data");
-      auto t = raw;
-      if (t.dim() == 2) t = t.unsqueeze(1).expand({t.size(0), n_steps, t.size(1)});
-      if (t.dim() != 3 || t.size(0) != batch || t.size(1) != n_steps ||
-          t.size(2) != node->size_out())
-        throw DataError("input data for " + node->describe() + ": expected shape (" +
-                        std::to_string(batch) + ", " + std::to_string(n_steps) + ", " +
-                        std::to_string(node->size_out()) + ") or (" + std::to_string(batch) +
-                        ", " + std::to_string(node->size_out()) + "), got " +
-                        c10::str(raw.sizes()));
-      if (!t.is_floating_point())
-        throw DataError("input data for " + node->describe() + ": expected floating point values");
-      if (!torch::isfinite(t).all().item<bool>())
-        throw DataError("input data for " + node->describe() + ": contains NaN or infinite values");
-      out[id] = t;
-    }
-    return out;
-  }
-
-  void run(int64_t n, const Inputs& data) {
-    if (n < 0) throw SpecError("run_steps: expected n >= 0, got " + std::to_string(n));
-    if (n == 0) return;
-    const int64_t B = options.minibatch_size();
-    auto prepared = prepare(data, B, n);
-    torch::NoGradGuard no_grad;
-    detail::ProgressBar bar("simulating", n, options.progress_bar() && n >= 5000);
-    const int64_t chunk = 1000;
-    for (int64_t done = 0; done < n; done += chunk) {
-      const int64_t len = std::min(chunk, n - done);
-      Inputs part;
-      for (const auto& [id, t] : prepared) part[id] = t.narrow(1, done, len);
-      auto out = module->forward(state, part, len);
-      for (size_t p = 0; p < out.size(); ++p) probe_chunks[p].push_back(out[p]);
-      bar.update(done + len);
-    }
-  }
-
-  size_t probe_position(const Probe* p) const {
-    for (size_t i = 0; i < model->probes.size(); ++i)
-      if (model->probes[i].probe.get() == p) return i;
-    throw SpecError(p->describe() + " is not part of this simulator's network");
-  }
-};
 
 Simulator::Simulator(NetworkPtr network, SimulatorOptions options)
     : impl_(std::make_unique<Impl>()) {
@@ -110,8 +39,16 @@ Simulator::Simulator(NetworkPtr network, SimulatorOptions options)
                     " requested but CUDA is not available");
   im.model = std::make_shared<detail::Model>(detail::build_model(*network, im.dt, options.seed()));
   im.plan = std::make_shared<detail::Plan>(detail::make_plan(*im.model));
-  im.module = detail::SimModule(im.model, im.plan, im.dtype, options.device(),
-                                network->settings().trainable());
+  detail::SimModuleOptions mo;
+  mo.trainable_default = network->settings().trainable();
+  mo.lif_smoothing = network->settings().lif_smoothing();
+  const auto& mode = network->settings().training_mode();
+  if (mode == "rate") mo.training_mode = detail::TrainingMode::Rate;
+  else if (mode == "spiking") mo.training_mode = detail::TrainingMode::Spiking;
+  else throw SpecError("settings.training_mode: expected \"rate\" or \"spiking\", got \"" + mode + "\"");
+  mo.layered = options.layered();
+  im.module = detail::SimModule(im.model, im.plan, im.dtype, options.device(), mo);
+  im.module->eval();
   im.state = im.module->initial_state(options.minibatch_size());
   im.probe_chunks.resize(im.model->probes.size());
 }

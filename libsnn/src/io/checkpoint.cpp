@@ -1,0 +1,134 @@
+// Checkpoints (shared/spec/tools.md): LibTorch serialization of the compiled module's
+// parameters and buffers, nested by their stable names (ensembles/<id>/bias, ...), with the
+// spec's content hash and, for training checkpoints, the optimizer state and the epoch.
+// Written to a temporary file in the same folder and renamed, so a crash at any moment
+// leaves either the old or the new checkpoint, never a torn one.
+#include <cstdio>
+#include <filesystem>
+
+#include "runtime/simulator_impl.h"
+#include "snn/io.h"
+#include "snn/spec.h"
+
+namespace snn {
+
+namespace {
+
+constexpr const char* kFormat = "snn-checkpoint/1";
+
+/// FNV-1a over the spec without its label and train block: equal for specs that build the
+/// same parameters.
+std::string spec_hash(const Network& network) {
+  auto j = network_to_json(network);
+  j.erase("label");
+  j.erase("train");
+  const std::string text = j.dump();
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : text) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
+
+void load_module(torch::nn::Module& m, torch::serialize::InputArchive& ar,
+                 const std::string& prefix, const std::string& path) {
+  torch::NoGradGuard no_grad;
+  auto load_tensor = [&](const std::string& key, torch::Tensor& dst, bool buffer) {
+    torch::Tensor t;
+    if (!ar.try_read(key, t, buffer))
+      throw DataError(path + ": parameter " + prefix + key +
+                      " is missing (the checkpoint was made from another network)");
+    if (t.sizes() != dst.sizes())
+      throw DataError(path + ": parameter " + prefix + key + " has shape " +
+                      c10::str(t.sizes()) + ", this network has " + c10::str(dst.sizes()));
+    dst.copy_(t);
+  };
+  for (auto& p : m.named_parameters(false)) load_tensor(p.key(), p.value(), false);
+  for (auto& b : m.named_buffers(false)) load_tensor(b.key(), b.value(), true);
+  for (auto& c : m.named_children()) {
+    torch::serialize::InputArchive sub;
+    if (!ar.try_read(c.key(), sub))
+      throw DataError(path + ": parameters of " + prefix + c.key() +
+                      " are missing (the checkpoint was made from another network)");
+    load_module(*c.value(), sub, prefix + c.key() + ".", path);
+  }
+}
+
+}  // namespace
+
+void Simulator::save_params(const std::string& path, int64_t epoch) const {
+  const auto& im = *impl_;
+  torch::serialize::OutputArchive top;
+  torch::serialize::OutputArchive params(top.compilation_unit());
+  im.module->save(params);
+  top.write("format", c10::IValue(std::string(kFormat)));
+  top.write("spec_hash", c10::IValue(spec_hash(*im.network)));
+  top.write("library_version", c10::IValue(version()));
+  top.write("params", params);
+  if (epoch >= 0) {
+    top.write("epoch", c10::IValue(epoch));
+    if (im.optimizer) {
+      torch::serialize::OutputArchive opt(top.compilation_unit());
+      im.optimizer->save(opt);
+      top.write("optimizer", opt);
+    }
+  }
+  namespace fs = std::filesystem;
+  const fs::path target(path);
+  const fs::path tmp = target.parent_path() / (".tmp-" + target.filename().string());
+  try {
+    top.save_to(tmp.string());
+  } catch (const c10::Error& e) {
+    std::error_code ec;
+    fs::remove(tmp, ec);
+    throw DataError(path + ": cannot write the checkpoint: " + first_line(e.what()));
+  }
+  std::error_code ec;
+  fs::rename(tmp, target, ec);
+  if (ec) {
+    fs::remove(tmp, ec);
+    throw DataError(path + ": cannot write the checkpoint: " + ec.message());
+  }
+}
+
+int64_t Simulator::load_params(const std::string& path, bool training_state) {
+  auto& im = *impl_;
+  if (!std::filesystem::exists(path)) throw DataError(path + ": no such checkpoint file");
+  torch::serialize::InputArchive top;
+  try {
+    top.load_from(path, torch::kCPU);
+  } catch (const c10::Error& e) {
+    throw DataError(path + ": not a readable checkpoint (" + first_line(e.what()) + ")");
+  }
+  c10::IValue format;
+  if (!top.try_read("format", format) || !format.isString() ||
+      format.toStringRef() != kFormat)
+    throw DataError(path + ": not a libsnn checkpoint (no \"" + std::string(kFormat) +
+                    "\" format tag)");
+  torch::serialize::InputArchive params;
+  if (!top.try_read("params", params)) throw DataError(path + ": the checkpoint has no parameters");
+  load_module(*im.module, params, "", path);
+  int64_t epoch = 0;
+  c10::IValue e;
+  if (top.try_read("epoch", e) && e.isInt()) epoch = e.toInt();
+  if (training_state) {
+    if (!im.optimizer) throw SpecError("load_params: compile() before loading a training state");
+    torch::serialize::InputArchive opt;
+    if (!top.try_read("optimizer", opt))
+      throw DataError(path + ": the checkpoint holds no optimizer state (not a training checkpoint)");
+    try {
+      im.optimizer->load(opt);
+    } catch (const c10::Error& err) {
+      throw DataError(path + ": the optimizer state does not fit this optimizer (" +
+                      first_line(err.what()) + ")");
+    }
+  }
+  return epoch;
+}
+
+}  // namespace snn

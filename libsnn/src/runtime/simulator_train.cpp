@@ -1,0 +1,389 @@
+// The training half of the Simulator: compile / fit / evaluate / predict_on_batch and
+// check_gradients, as NengoDL's Keras-style API.
+#include <chrono>
+#include <cmath>
+#include <numeric>
+#include <random>
+
+#include "runtime/simulator_impl.h"
+#include "train/losses.h"
+
+namespace snn {
+
+namespace {
+
+/// Puts the module in training mode for a scope and back to inference after.
+class TrainingScope {
+ public:
+  explicit TrainingScope(torch::nn::Module& m) : m_(m) { m_.train(true); }
+  ~TrainingScope() { m_.train(false); }
+  TrainingScope(const TrainingScope&) = delete;
+  TrainingScope& operator=(const TrainingScope&) = delete;
+
+ private:
+  torch::nn::Module& m_;
+};
+
+/// Items (rows) of every tensor in a map.
+std::map<std::string, torch::Tensor> rows(const std::map<std::string, torch::Tensor>& data,
+                                          const torch::Tensor& index) {
+  std::map<std::string, torch::Tensor> out;
+  for (const auto& [k, v] : data) out[k] = v.index_select(0, index);
+  return out;
+}
+
+/// The first `n` minibatch items of a state (for a last, smaller minibatch).
+SimState narrow_state(const SimState& s, int64_t n) {
+  SimState out = s.clone();
+  if (n == s.batch) return out;
+  auto cut = [n](torch::Tensor& t) {
+    if (t.defined()) t = t.narrow(0, 0, n).clone();
+  };
+  for (auto& b : out.blocks)
+    for (auto& [k, t] : b) cut(t);
+  for (auto* v : {&out.conn_out, &out.conn_x, &out.probe_out, &out.probe_x})
+    for (auto& t : *v) cut(t);
+  out.batch = n;
+  return out;
+}
+
+/// A permutation of [0, n) from a seed, by Fisher-Yates over mt19937_64 (the same order on
+/// every platform, unlike std::shuffle).
+torch::Tensor permutation(int64_t n, uint64_t seed) {
+  std::vector<int64_t> p(n);
+  std::iota(p.begin(), p.end(), 0);
+  std::mt19937_64 gen(seed);
+  for (int64_t i = n - 1; i > 0; --i) std::swap(p[i], p[gen() % static_cast<uint64_t>(i + 1)]);
+  return torch::tensor(p, torch::kLong);
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------------------------------
+// What a pass over data needs, checked once: the item count, the steps per item, and for
+// every loss its probe's position.
+struct DataPlan {
+  int64_t n_items = 0;
+  int64_t n_steps = 1;
+  std::vector<std::pair<std::string, size_t>> losses;  // probe id, probe position
+};
+
+static DataPlan plan_data(const Simulator::Impl& im, const Inputs& x, const Targets& y,
+                          int64_t n_steps, const std::string& what) {
+  if (!im.compiled) throw SpecError(what + ": call compile() first");
+  DataPlan dp;
+  dp.n_items = -1;
+  auto count = [&](const std::string& name, const torch::Tensor& t) {
+    if (!t.defined() || t.dim() < 1)
+      throw DataError(what + ": " + name + " is empty or a scalar");
+    if (dp.n_items >= 0 && t.size(0) != dp.n_items)
+      throw DataError(what + ": " + name + " has " + std::to_string(t.size(0)) +
+                      " items, other data have " + std::to_string(dp.n_items));
+    dp.n_items = t.size(0);
+  };
+  int64_t data_steps = -1;
+  for (const auto& [id, t] : x) {
+    count("input data for \"" + id + "\"", t);
+    if (t.dim() == 3) {
+      if (data_steps >= 0 && t.size(1) != data_steps)
+        throw DataError(what + ": input data for \"" + id + "\" has " +
+                        std::to_string(t.size(1)) + " steps, other inputs " +
+                        std::to_string(data_steps));
+      data_steps = t.size(1);
+    }
+  }
+  for (const auto& [id, t] : y) {
+    if (!im.network->find_probe(id))
+      throw DataError(what + ": targets for \"" + id + "\": no such probe");
+    count("targets for \"" + id + "\"", t);
+  }
+  if (dp.n_items <= 0) throw DataError(what + ": no data (0 items)");
+  dp.n_steps = n_steps > 0 ? n_steps : (data_steps > 0 ? data_steps : 1);
+  if (data_steps > 0 && data_steps != dp.n_steps)
+    throw DataError(what + ": the input data have " + std::to_string(data_steps) +
+                    " steps, but n_steps is " + std::to_string(dp.n_steps));
+  for (const auto& [id, loss] : im.compiled->losses()) {
+    auto probe = im.network->find_probe(id);
+    const size_t pos = im.probe_position(probe.get());
+    const auto& bp = im.model->probes[pos];
+    int64_t n_samples = 0;
+    for (int64_t k = 1; k <= dp.n_steps; ++k)
+      if (std::fmod(static_cast<double>(k), bp.period) < 1.0) ++n_samples;
+    auto it = y.find(id);
+    detail::check_target(loss, it == y.end() ? torch::Tensor() : it->second, n_samples,
+                         probe->size(), id);
+    dp.losses.emplace_back(id, pos);
+  }
+  return dp;
+}
+
+/// Sum of the compiled losses for one minibatch's probe outputs; adds each probe's loss and
+/// accuracy counts to `sums` (weighted by the batch size).
+static torch::Tensor batch_loss(const Simulator::Impl& im, const DataPlan& dp,
+                                const std::vector<torch::Tensor>& out, const Targets& y,
+                                std::map<std::string, double>& sums, bool metrics) {
+  torch::Tensor total;
+  const auto& losses = im.compiled->losses();
+  const auto& names = im.compiled->metrics();
+  const bool accuracy = std::find(names.begin(), names.end(), "accuracy") != names.end();
+  for (const auto& [id, pos] : dp.losses) {
+    const auto& loss = losses.at(id);
+    auto it = y.find(id);
+    torch::Tensor target = it == y.end() ? torch::Tensor() : it->second.to(out[pos].device());
+    auto l = detail::compute_loss(loss, out[pos], target);
+    total = total.defined() ? total + l : l;
+    const double nb = static_cast<double>(out[pos].size(0));
+    sums[id + "_loss"] += l.item<double>() * nb;
+    if (metrics && accuracy && target.defined() && loss.type() != "regularize" &&
+        loss.type() != "mse" && loss.type() != "mae") {
+      auto [correct, count] = detail::count_correct(out[pos].detach(), target, loss.steps());
+      sums[id + "_correct"] += static_cast<double>(correct);
+      sums[id + "_count"] += static_cast<double>(count);
+    }
+  }
+  if (!total.defined()) throw SpecError("compile: no losses given");
+  sums["loss"] += total.item<double>() * static_cast<double>(out[0].size(0));
+  return total;
+}
+
+/// Turns accumulated sums into NengoDL-style logs ("loss", "<probe>_loss",
+/// "<probe>_accuracy", "accuracy" for the first probe with one).
+static std::map<std::string, double> finish_logs(const DataPlan& dp,
+                                                 const std::map<std::string, double>& sums,
+                                                 double n_items, const std::string& prefix) {
+  std::map<std::string, double> logs;
+  logs[prefix + "loss"] = sums.at("loss") / n_items;
+  bool first = true;
+  for (const auto& [id, pos] : dp.losses) {
+    (void)pos;
+    logs[prefix + id + "_loss"] = sums.at(id + "_loss") / n_items;
+    auto c = sums.find(id + "_correct");
+    if (c != sums.end()) {
+      const double acc = c->second / sums.at(id + "_count");
+      logs[prefix + id + "_accuracy"] = acc;
+      if (first) logs[prefix + "accuracy"] = acc;
+      first = false;
+    }
+  }
+  return logs;
+}
+
+void Simulator::compile(CompileOptions options) {
+  auto& im = *impl_;
+  if (options.losses().empty()) throw SpecError("compile: no losses given");
+  for (const auto& [id, loss] : options.losses()) {
+    if (!im.network->find_probe(id)) {
+      std::string names;
+      for (const auto& p : im.network->all_probes()) names += (names.empty() ? "" : ", ") + p->id();
+      throw SpecError("compile: loss on \"" + id + "\": no such probe (probes: " +
+                      (names.empty() ? "none" : names) + ")");
+    }
+    static const std::vector<std::string> types = {"mse", "mae", "categorical_crossentropy",
+                                                   "sparse_categorical_crossentropy", "regularize"};
+    if (std::find(types.begin(), types.end(), loss.type()) == types.end())
+      throw SpecError("compile: loss on \"" + id + "\": unknown type \"" + loss.type() + "\"");
+    if (loss.steps() != "all" && loss.steps() != "last" && loss.steps() != "mean")
+      throw SpecError("compile: loss on \"" + id + "\": steps must be all, last or mean, got \"" +
+                      loss.steps() + "\"");
+  }
+  for (const auto& m : options.metrics())
+    if (m != "accuracy") throw SpecError("compile: unknown metric \"" + m + "\" (known: accuracy)");
+  std::vector<torch::Tensor> params;
+  for (auto& p : im.module->parameters())
+    if (p.requires_grad()) params.push_back(p);
+  if (params.empty())
+    throw SpecError("compile: the network has no trainable parameters (check `trainable`)");
+  im.optimizer = make_optimizer(options.optimizer(), params);
+  im.compiled = std::move(options);
+}
+
+torch::optim::Optimizer* Simulator::optimizer() { return impl_->optimizer.get(); }
+
+History Simulator::fit(const Inputs& x, const Targets& y, FitOptions options) {
+  auto& im = *impl_;
+  const DataPlan dp = plan_data(im, x, y, options.n_steps(), "fit");
+  if (options.epochs() < 0) throw SpecError("fit: expected epochs >= 0");
+  if (options.truncation() < 0) throw SpecError("fit: expected truncation >= 0");
+  const bool validate = !options.validation_inputs().empty() || !options.validation_targets().empty();
+  const int64_t validation_steps =
+      options.validation_steps() > 0 ? options.validation_steps() : options.n_steps();
+  if (validate)  // fail before training, not after the first epoch
+    plan_data(im, options.validation_inputs(), options.validation_targets(), validation_steps,
+              "fit: validation data");
+  const int64_t B = im.options.minibatch_size(), N = dp.n_items, T = dp.n_steps;
+  const int64_t trunc = options.truncation() > 0 ? options.truncation() : T;
+  const auto& opt = im.compiled->optimizer();
+  const double base_lr = opt.lr();
+  auto set_lr = [&](int64_t epoch) {
+    double lr = base_lr;
+    if (opt.schedule() == "step")
+      lr = base_lr * std::pow(opt.gamma(), static_cast<double>(epoch / opt.step_size()));
+    else if (opt.schedule() == "cosine" && options.epochs() > 0)
+      lr = 0.5 * base_lr * (1.0 + std::cos(M_PI * static_cast<double>(epoch) /
+                                           static_cast<double>(options.epochs())));
+    for (auto& g : im.optimizer->param_groups()) g.options().set_lr(lr);
+  };
+
+  History history;
+  for (int64_t epoch = options.initial_epoch(); epoch < options.epochs(); ++epoch) {
+    set_lr(epoch);
+    const auto start = std::chrono::steady_clock::now();
+    auto order = options.shuffle() ? permutation(N, options.seed() + static_cast<uint64_t>(epoch))
+                                   : torch::arange(N, torch::kLong);
+    std::map<std::string, double> sums;
+    detail::ProgressBar bar("epoch " + std::to_string(epoch + 1) + "/" +
+                                std::to_string(options.epochs()),
+                            N, options.progress_bar() && im.options.progress_bar());
+    {
+      TrainingScope training(*im.module);
+      for (int64_t s = 0; s < N; s += B) {
+        const int64_t nb = std::min(B, N - s);
+        auto idx = order.narrow(0, s, nb);
+        auto xb = im.prepare(rows(x, idx), nb, T);
+        auto yb = rows(y, idx);
+        SimState state = im.module->initial_state(nb);
+        for (int64_t t0 = 0; t0 < T; t0 += trunc) {
+          const int64_t len = std::min(trunc, T - t0);
+          Inputs part;
+          for (const auto& [id, v] : xb) part[id] = v.narrow(1, t0, len);
+          auto out = im.module->forward(state, part, len);
+          // A loss on the last sample only sees the final segment of a truncated sequence.
+          Targets ys;
+          bool any = false;
+          for (const auto& [id, v] : yb) ys[id] = v.dim() == 3 && v.size(1) == T && len < T
+                                                    ? v.narrow(1, t0, len)
+                                                    : v;
+          std::map<std::string, double> seg;
+          torch::Tensor loss;
+          if (t0 + len == T) {
+            loss = batch_loss(im, dp, out, ys, sums, true);
+            any = true;
+          } else {
+            bool all_last = true;
+            for (const auto& [id, l] : im.compiled->losses())
+              if (l.steps() == "all") all_last = false;
+            if (!all_last) {
+              loss = batch_loss(im, dp, out, ys, seg, false);
+              any = true;
+            }
+          }
+          if (any) {
+            if (!std::isfinite(loss.item<double>()))
+              throw SimulationError("fit: the loss became " + std::to_string(loss.item<double>()) +
+                                    " in epoch " + std::to_string(epoch + 1) +
+                                    " (diverged: lower the learning rate)");
+            im.optimizer->zero_grad();
+            loss.backward();
+            im.optimizer->step();
+          }
+          if (t0 + len < T) {  // truncated BPTT: the next segment starts from a cut state
+            for (auto& b : state.blocks)
+              for (auto& [k, v] : b) v = v.detach();
+            for (auto* v : {&state.conn_out, &state.conn_x, &state.probe_out, &state.probe_x})
+              for (auto& t : *v)
+                if (t.defined()) t = t.detach();
+          }
+        }
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "loss %.4g", sums["loss"] / static_cast<double>(s + nb));
+        bar.update(s + nb, buf);
+      }
+    }
+    bar.finish();
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    EpochLogs logs;
+    logs.epoch = epoch + 1;
+    logs.values = finish_logs(dp, sums, static_cast<double>(N), "");
+    logs.values["seconds"] = seconds;
+    logs.values["samples_per_s"] = static_cast<double>(N) / std::max(seconds, 1e-9);
+    if (validate) {
+      auto val = evaluate(options.validation_inputs(), options.validation_targets(),
+                          validation_steps);
+      for (const auto& [k, v] : val) logs.values["val_" + k] = v;
+    }
+    history.epochs.push_back(logs);
+    if (options.on_epoch_end() && !options.on_epoch_end()(logs)) break;
+  }
+  return history;
+}
+
+std::map<std::string, double> Simulator::evaluate(const Inputs& x, const Targets& y,
+                                                  int64_t n_steps) {
+  auto& im = *impl_;
+  const DataPlan dp = plan_data(im, x, y, n_steps, "evaluate");
+  const int64_t B = im.options.minibatch_size(), N = dp.n_items, T = dp.n_steps;
+  torch::NoGradGuard no_grad;
+  im.module->train(false);
+  std::map<std::string, double> sums;
+  for (int64_t s = 0; s < N; s += B) {
+    const int64_t nb = std::min(B, N - s);
+    auto idx = torch::arange(s, s + nb, torch::kLong);
+    auto xb = im.prepare(rows(x, idx), nb, T);
+    SimState state = narrow_state(im.state, nb);
+    auto out = im.module->forward(state, xb, T);
+    batch_loss(im, dp, out, rows(y, idx), sums, true);
+  }
+  return finish_logs(dp, sums, static_cast<double>(N), "");
+}
+
+ProbeData Simulator::predict_on_batch(const Inputs& x, int64_t n_steps) {
+  for (const auto& [id, t] : x)
+    if (t.dim() >= 1 && t.size(0) != impl_->options.minibatch_size())
+      throw DataError("predict_on_batch: input data for \"" + id + "\" has " +
+                      std::to_string(t.size(0)) + " items, expected the minibatch size " +
+                      std::to_string(impl_->options.minibatch_size()));
+  return predict(x, n_steps);
+}
+
+GradientCheck Simulator::check_gradients(const Inputs& x, const Targets& y, int64_t n_steps,
+                                         double epsilon) {
+  auto& im = *impl_;
+  if (im.dtype != torch::kFloat64)
+    throw SpecError("check_gradients: needs a float64 simulator (SimulatorOptions().dtype)");
+  const DataPlan dp = plan_data(im, x, y, n_steps, "check_gradients");
+  const int64_t N = dp.n_items, T = dp.n_steps;
+  TrainingScope training(*im.module);
+  auto xb = im.prepare(x, N, T);
+  auto loss_of = [&]() {
+    SimState state = im.module->initial_state(N);
+    auto out = im.module->forward(state, xb, T);
+    std::map<std::string, double> sums;
+    return batch_loss(im, dp, out, y, sums, false);
+  };
+  GradientCheck result;
+  bool failed = false;
+  for (auto& p : im.module->parameters()) p.mutable_grad() = torch::Tensor();
+  loss_of().backward();
+  for (const auto& item : im.module->named_parameters()) {
+    auto p = item.value();
+    if (!p.requires_grad()) continue;
+    auto analytic = p.grad().defined() ? p.grad().clone() : torch::zeros_like(p);
+    auto flat = p.detach().view(-1);  // shares storage: perturbs the parameter in place
+    auto a = analytic.view(-1);
+    torch::NoGradGuard no_grad;
+    for (int64_t i = 0; i < flat.numel(); ++i) {
+      const double orig = flat[i].item<double>();
+      flat[i].fill_(orig + epsilon);
+      const double up = loss_of().item<double>();
+      flat[i].fill_(orig - epsilon);
+      const double down = loss_of().item<double>();
+      flat[i].fill_(orig);
+      const double numeric = (up - down) / (2 * epsilon);
+      const double err = std::abs(numeric - a[i].item<double>());
+      if (err > result.max_abs_error) {
+        result.max_abs_error = err;
+        result.worst_parameter = item.key() + "[" + std::to_string(i) + "]";
+      }
+      if (std::abs(numeric) > 1e-6)
+        result.max_rel_error = std::max(result.max_rel_error, err / std::abs(numeric));
+      // NengoDL's tolerance: a component passes when err <= atol + rtol |numeric|.
+      if (err > 1e-5 + 1e-3 * std::abs(numeric)) failed = true;
+    }
+  }
+  for (auto& p : im.module->parameters()) p.mutable_grad() = torch::Tensor();
+  result.passed = !failed;
+  return result;
+}
+
+}  // namespace snn

@@ -1,0 +1,27 @@
+#pragma once
+// NengoDL's objectives on probe outputs, and the accuracy metric.
+#include <string>
+#include <utility>
+
+#include <torch/torch.h>
+
+#include "snn/training.h"
+
+namespace snn::detail {
+
+/// Checks a target against a probe's output shape (batch, n_samples, size) and the loss
+/// type; throws DataError naming the probe.
+void check_target(const LossOptions& loss, const torch::Tensor& target, int64_t n_samples,
+                  int64_t size, const std::string& probe_id);
+
+/// The loss of output (batch, n_samples, size) against target (see snn::Targets; undefined
+/// for `regularize`), times the loss weight.
+torch::Tensor compute_loss(const LossOptions& loss, const torch::Tensor& output,
+                           const torch::Tensor& target);
+
+/// Correct predictions and their count: argmax of the output per sample against integer
+/// labels or the argmax of one-hot targets, over the samples `steps` selects.
+std::pair<int64_t, int64_t> count_correct(const torch::Tensor& output, const torch::Tensor& target,
+                                          const std::string& steps);
+
+}  // namespace snn::detail

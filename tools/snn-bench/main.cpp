@@ -1,0 +1,259 @@
+// snn-bench: throughput of libsnn against a naive LibTorch baseline measured in the same run.
+//
+//     snn-bench mnist [--neurons 256] [--steps 10] [--eval-steps 50] [--minibatch 64]
+//                     [--batches 20] [--device cpu] [--json]
+//
+// `mnist` is the Fashion-MNIST MLP of models/fashion_mnist_mlp.json (784 -> LIF -> 10, rate
+// trained, run spiking) on random images (throughput does not depend on the pixels). It
+// reports samples/s for
+//   - training in rate mode and in spiking mode (libsnn's fit, one optimizer step per batch),
+//   - spiking inference (predict over --eval-steps steps),
+// each next to the same computation written as a plain step-by-step LibTorch loop (the way
+// one would code it without libsnn: input currents recomputed every step, one matmul per
+// layer per step), and the ratio libsnn / baseline. Timings are medians of 3 repeats.
+//
+// NengoDL's other benchmark networks (integrator, cconv, basal_ganglia, pes,
+// random_network) need the networks library (issue 5) and are refused for now.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include "snn/snn.h"
+
+namespace {
+
+struct Args {
+  std::string name;
+  int64_t neurons = 256;
+  int64_t steps = 10;
+  int64_t eval_steps = 50;
+  int64_t minibatch = 64;
+  int64_t batches = 20;
+  std::string device = "cpu";
+  bool json = false;
+};
+
+double now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+/// Median seconds of `repeats` runs of f (after one warm-up run).
+template <class F>
+double median_seconds(F&& f, int repeats = 3) {
+  f();
+  std::vector<double> t;
+  for (int i = 0; i < repeats; ++i) {
+    const double s = now();
+    f();
+    t.push_back(now() - s);
+  }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+snn::NetworkPtr mlp(const Args& a, const std::string& mode) {
+  auto net = std::make_shared<snn::Network>(snn::NetworkOptions().seed(0));
+  net->settings().training_mode(mode);
+  auto img = net->node(snn::NodeOptions().id("img").size_out(784));
+  auto out = net->node(snn::NodeOptions().id("out").size_in(10));
+  auto hidden = net->ensemble(snn::EnsembleOptions(a.neurons, 1)
+                                  .id("hidden")
+                                  .neuron_type(std::make_shared<snn::LIF>(
+                                      snn::LIFOptions().amplitude(0.01)))
+                                  .gain(1.0)
+                                  .bias(0.0));
+  net->connect(img, hidden->neurons(),
+               snn::ConnectionOptions().transform(snn::Glorot()).synapse(nullptr));
+  net->connect(hidden->neurons(), out,
+               snn::ConnectionOptions().transform(snn::Glorot()).synapse(0.005));
+  net->probe(out, snn::ProbeOptions().id("p_out"));
+  return net;
+}
+
+/// The naive baseline: the same MLP as plain tensors, stepped one timestep at a time.
+struct Baseline {
+  torch::Tensor w1, b1, w2;
+  double dt = 0.001, tau_rc = 0.02, tau_ref = 0.002, amp = 0.01, decay = std::exp(-1.0 / 5.0);
+  torch::Device device;
+
+  Baseline(int64_t n, torch::Device d) : device(d) {
+    const double s1 = std::sqrt(6.0 / (784 + n)), s2 = std::sqrt(6.0 / (n + 10));
+    w1 = (torch::rand({n, 784}) * 2 - 1).mul(s1).to(d).requires_grad_();
+    b1 = torch::zeros({n}).to(d).requires_grad_();
+    w2 = (torch::rand({10, n}) * 2 - 1).mul(s2).to(d).requires_grad_();
+  }
+  torch::Tensor lif_rate(const torch::Tensor& J) const {
+    auto j = torch::clamp(J - 1, 1e-9);
+    auto r = amp / (tau_ref + tau_rc * torch::log1p(1 / j));
+    return torch::where(J > 1, r, torch::zeros_like(r));
+  }
+  /// Rate-mode forward over T steps: currents, rates, output synapse, mean over steps.
+  torch::Tensor rate_forward(const torch::Tensor& x, int64_t T) const {
+    auto y = torch::zeros({x.size(0), 10}, x.options());
+    auto acc = torch::zeros_like(y);
+    for (int64_t t = 0; t < T; ++t) {
+      auto J = torch::matmul(x, w1.t()) + b1;
+      auto r = lif_rate(J);
+      acc = acc + y;  // the synapse output reaches the node one step later
+      y = decay * y + (1 - decay) * torch::matmul(r, w2.t());
+    }
+    return acc / static_cast<double>(T);
+  }
+  /// Spiking forward (LIF with refractory period), no gradient.
+  torch::Tensor spike_forward(const torch::Tensor& x, int64_t T) const {
+    torch::NoGradGuard g;
+    auto v = torch::rand({x.size(0), w1.size(0)}, x.options());
+    auto ref = torch::zeros_like(v);
+    auto y = torch::zeros({x.size(0), 10}, x.options());
+    auto acc = torch::zeros_like(y);
+    for (int64_t t = 0; t < T; ++t) {
+      auto J = torch::matmul(x, w1.t()) + b1;
+      ref = ref - dt;
+      auto delta = torch::clamp(dt - ref, 0.0, dt);
+      v = v - (J - v) * torch::expm1(-delta / tau_rc);
+      auto spiked = v > 1;
+      auto s = spiked.to(x.scalar_type()) * (amp / dt);
+      v = torch::where(spiked, torch::zeros_like(v), torch::clamp_min(v, 0));
+      ref = torch::where(spiked, torch::full_like(ref, tau_ref), ref);
+      acc = acc + y;
+      y = decay * y + (1 - decay) * torch::matmul(s, w2.t());
+    }
+    return acc / static_cast<double>(T);
+  }
+};
+
+int run_mnist(const Args& a) {
+  const torch::Device device(a.device);
+  const int64_t N = a.minibatch * a.batches;
+  torch::manual_seed(0);
+  auto x = torch::rand({N, 784});
+  auto labels = torch::randint(0, 10, {N}, torch::kLong);
+  auto loss = snn::LossOptions()
+                  .type("sparse_categorical_crossentropy")
+                  .from_logits(true)
+                  .steps("mean");
+  nlohmann::json result = {{"benchmark", "mnist"},     {"neurons", a.neurons},
+                           {"steps", a.steps},         {"eval_steps", a.eval_steps},
+                           {"minibatch", a.minibatch}, {"items", N},
+                           {"device", a.device},       {"threads", torch::get_num_threads()}};
+
+  // --- libsnn -------------------------------------------------------------------------------
+  auto fit_rate = [&](const std::string& mode) {
+    snn::Simulator sim(mlp(a, mode), snn::SimulatorOptions()
+                                         .minibatch_size(a.minibatch)
+                                         .device(device)
+                                         .progress_bar(false));
+    sim.compile(snn::CompileOptions().loss("p_out", loss));
+    return N / median_seconds([&] {
+             sim.fit({{"img", x}}, {{"p_out", labels}},
+                     snn::FitOptions().n_steps(a.steps).progress_bar(false));
+           });
+  };
+  const double snn_train_rate = fit_rate("rate");
+  const double snn_train_spiking = fit_rate("spiking");
+  snn::Simulator infer(mlp(a, "rate"),
+                       snn::SimulatorOptions().minibatch_size(a.minibatch).device(device).progress_bar(false));
+  const double snn_infer = N / median_seconds([&] { infer.predict({{"img", x}}, a.eval_steps); });
+  snn::Simulator infer_steps(mlp(a, "rate"), snn::SimulatorOptions()
+                                                 .minibatch_size(a.minibatch)
+                                                 .device(device)
+                                                 .progress_bar(false)
+                                                 .layered(false));
+  const double snn_infer_steps =
+      N / median_seconds([&] { infer_steps.predict({{"img", x}}, a.eval_steps); });
+
+  // --- naive LibTorch baseline ---------------------------------------------------------------
+  Baseline base(a.neurons, device);
+  torch::optim::Adam opt({base.w1, base.b1, base.w2}, torch::optim::AdamOptions(1e-3));
+  const double base_train = N / median_seconds([&] {
+                              for (int64_t s = 0; s < N; s += a.minibatch) {
+                                auto xb = x.narrow(0, s, a.minibatch).to(device);
+                                auto yb = labels.narrow(0, s, a.minibatch).to(device);
+                                auto l = torch::cross_entropy_loss(base.rate_forward(xb, a.steps), yb);
+                                opt.zero_grad();
+                                l.backward();
+                                opt.step();
+                              }
+                            });
+  const double base_infer = N / median_seconds([&] {
+                              for (int64_t s = 0; s < N; s += a.minibatch)
+                                base.spike_forward(x.narrow(0, s, a.minibatch).to(device),
+                                                   a.eval_steps);
+                            });
+
+  result["samples_per_s"] = {{"train_rate", snn_train_rate},
+                             {"train_spiking", snn_train_spiking},
+                             {"inference_spiking", snn_infer},
+                             {"inference_spiking_step_loop", snn_infer_steps},
+                             {"baseline_train_rate", base_train},
+                             {"baseline_inference_spiking", base_infer}};
+  result["ratio_vs_baseline"] = {{"train_rate", snn_train_rate / base_train},
+                                 {"train_spiking", snn_train_spiking / base_train},
+                                 {"inference_spiking", snn_infer / base_infer}};
+  if (a.json) {
+    std::cout << result.dump() << "\n";
+    return 0;
+  }
+  std::printf("snn-bench mnist: 784-%lld(LIF)-10, minibatch %lld, %lld items, %d threads, %s\n",
+              static_cast<long long>(a.neurons), static_cast<long long>(a.minibatch),
+              static_cast<long long>(N), torch::get_num_threads(), a.device.c_str());
+  std::printf("  %-44s %12s %12s %8s\n", "", "libsnn", "baseline", "ratio");
+  std::printf("  %-44s %12.0f %12.0f %7.1fx\n",
+              ("train, rate mode (" + std::to_string(a.steps) + " steps), samples/s").c_str(),
+              snn_train_rate, base_train, snn_train_rate / base_train);
+  std::printf("  %-44s %12.0f %12.0f %7.1fx\n",
+              ("train, spiking mode (" + std::to_string(a.steps) + " steps), samples/s").c_str(),
+              snn_train_spiking, base_train, snn_train_spiking / base_train);
+  std::printf("  %-44s %12.0f %12.0f %7.1fx\n",
+              ("inference, spiking (" + std::to_string(a.eval_steps) + " steps), samples/s").c_str(),
+              snn_infer, base_infer, snn_infer / base_infer);
+  std::printf("  %-44s %12.0f\n", "inference, libsnn step loop (layered off)", snn_infer_steps);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Args a;
+  CLI::App app{"snn-bench: libsnn throughput next to a naive LibTorch baseline"};
+  app.add_option("name", a.name, "benchmark: mnist")->required();
+  app.add_option("--neurons", a.neurons, "hidden LIF neurons")->check(CLI::PositiveNumber);
+  app.add_option("--steps", a.steps, "training steps per item")->check(CLI::PositiveNumber);
+  app.add_option("--eval-steps", a.eval_steps, "inference steps per item")->check(CLI::PositiveNumber);
+  app.add_option("--minibatch", a.minibatch, "minibatch size")->check(CLI::PositiveNumber);
+  app.add_option("--batches", a.batches, "minibatches per timing")->check(CLI::PositiveNumber);
+  app.add_option("--device", a.device, "cpu or cuda[:i]");
+  app.add_flag("--json", a.json, "print one JSON object");
+  app.set_version_flag("--version", snn::version());
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    if (a.device != "cpu" && !torch::cuda::is_available()) {
+      std::cerr << "snn-bench: --device " << a.device << ": CUDA is not available\n";
+      return 2;
+    }
+    if (a.name == "mnist") return run_mnist(a);
+    const std::vector<std::string> later = {"integrator", "cconv", "basal_ganglia", "pes",
+                                            "random_network"};
+    if (std::find(later.begin(), later.end(), a.name) != later.end()) {
+      std::cerr << "snn-bench: " << a.name
+                << " needs the networks library, which this build does not have yet\n";
+      return 2;
+    }
+    std::cerr << "snn-bench: unknown benchmark \"" << a.name << "\" (known: mnist)\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "snn-bench: " << e.what() << "\n";
+    return 1;
+  }
+}
