@@ -292,14 +292,6 @@ TEST_CASE("snn-run --check lists every problem of a spec", "[tools][snn-run]") {
   for (const auto& l : lines) CHECK_THAT(l, StartsWith("snn-run: broken.json: "));
 }
 
-TEST_CASE("snn-run --params is refused in this build", "[tools][snn-run]") {
-  TempDir dir("snn_run");
-  write_text(dir.file("pass.json"), kPassThroughSpec);
-  ToolResult r = run_tool("pass.json --steps 3 --params ckpt.pt", dir.path());
-  CHECK(r.code == 2);
-  CHECK(r.err == "snn-run: --params: checkpoint loading is not available in this build\n");
-}
-
 TEST_CASE("snn-run --help and --version", "[tools][snn-run]") {
   TempDir dir("snn_run");
   ToolResult help = run_tool("--help", dir.path());

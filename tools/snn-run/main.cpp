@@ -1,7 +1,8 @@
 // snn-run: builds a network spec, runs it for N steps (optionally fed from an HDF5 data file)
-// and writes every probe to an HDF5 file, as shared/spec/tools.md describes.
+// and writes every probe to an HDF5 file, as shared/spec/tools.md describes. --params loads
+// trained parameters (a checkpoint of snn-train) into the built simulator.
 //
-//     snn-run model.json --steps 1000 --dtype float64 --out run.h5
+//     snn-run model.json --params runs/model/checkpoint.pt --steps 1000 --out run.h5
 //
 // Exit codes: 0 success; 1 the run failed (bad data, simulation error, I/O); 2 bad usage or an
 // invalid spec. Errors are one line on stderr: "snn-run: <message>".
@@ -214,9 +215,6 @@ snn::Inputs slice_inputs(const snn::Inputs& inputs, int64_t start, int64_t count
 }
 
 int run(const Args& args) {
-  if (!args.params.empty()) {
-    throw UsageError("--params: checkpoint loading is not available in this build");
-  }
   require_spec_file(args.spec);
   const torch::Device device = parse_device(args.device);
   snn::NetworkPtr net = snn::load_network(args.spec);
@@ -263,6 +261,7 @@ int run(const Args& args) {
   if (args.seed) options.seed(*args.seed);
   if (!args.dtype.empty()) options.dtype(args.dtype == "float64" ? torch::kFloat64 : torch::kFloat32);
   snn::Simulator sim(net, options);
+  if (!args.params.empty()) sim.load_params(args.params);  // DataError naming the parameter
 
   const int64_t chunks = data.items / batch;
   if (chunks <= 1) {
