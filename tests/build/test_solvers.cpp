@@ -1,9 +1,11 @@
 // The decoder solvers beyond LstsqL2, each against an independent computation: the normal
 // equations solved directly, numpy-style SVD least squares, the KKT conditions of
 // non-negative least squares, and a network that decodes with each solver.
-#include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
+
+// After LibTorch, whose glog would otherwise own CHECK.
+#include <catch2/catch.hpp>
 
 #include "snn/errors.h"
 #include "snn/network.h"
