@@ -1,7 +1,10 @@
 // snn-bench: throughput of libsnn against a naive LibTorch baseline measured in the same run.
 //
-//     snn-bench mnist [--neurons 256] [--steps 10] [--eval-steps 50] [--minibatch 64]
+//     snn-bench mnist [--neurons 512] [--steps 10] [--eval-steps 50] [--minibatch 64]
 //                     [--batches 20] [--device cpu] [--json]
+//     snn-bench integrator|cconv|basal_ganglia|random_network [--dimensions 128]
+//                     [--neurons-per-d 64] [--neuron-type RectifiedLinear] [--steps 150]
+//                     [--minibatch 1] [--train] [--json]
 //
 // `mnist` is the Fashion-MNIST MLP of models/fashion_mnist_mlp.json (784 -> LIF -> 10, rate
 // trained, run spiking) on random images (throughput does not depend on the pixels). It
@@ -10,10 +13,12 @@
 //   - spiking inference (predict over --eval-steps steps),
 // each next to the same computation written as a plain step-by-step LibTorch loop (the way
 // one would code it without libsnn: input currents recomputed every step, one matmul per
-// layer per step), and the ratio libsnn / baseline. Timings are medians of 3 repeats.
+// layer per step; spiking-mode training through its spikes with the LIF rate's derivative
+// straight through), and the ratio libsnn / baseline. Timings are medians of 3 repeats.
 //
-// NengoDL's other benchmark networks (integrator, cconv, basal_ganglia, pes,
-// random_network) need the networks library (issue 5) and are refused for now.
+// NengoDL's benchmark networks (integrator, cconv, basal_ganglia, random_network; see
+// bench_networks.cpp) report their build time and steps/s; pes needs the PES learning rule
+// and is refused for now.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -25,19 +30,22 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "bench_networks.h"
 #include "snn/snn.h"
 
 namespace {
 
 struct Args {
   std::string name;
-  int64_t neurons = 256;
-  int64_t steps = 10;
+  int64_t neurons = 512;
+  int64_t steps = -1;  // mnist: 10 training steps; the networks: 150 simulation steps
   int64_t eval_steps = 50;
-  int64_t minibatch = 64;
+  int64_t minibatch = -1;  // mnist: 64; the networks: 1 (as NengoDL's benchmarks)
   int64_t batches = 20;
   std::string device = "cpu";
   bool json = false;
+  bool train = false;
+  bench::NetworkArgs network;
 };
 
 double now() {
@@ -109,6 +117,14 @@ struct Baseline {
   /// Spiking forward (LIF with refractory period), no gradient.
   torch::Tensor spike_forward(const torch::Tensor& x, int64_t T) const {
     torch::NoGradGuard g;
+    return spike_steps(x, T, false);
+  }
+  /// Spiking forward for training through the spikes: the spikes go forward, the LIF rate's
+  /// derivative backward (straight-through), as libsnn's spiking training mode.
+  torch::Tensor spike_train_forward(const torch::Tensor& x, int64_t T) const {
+    return spike_steps(x, T, true);
+  }
+  torch::Tensor spike_steps(const torch::Tensor& x, int64_t T, bool surrogate) const {
     auto v = torch::rand({x.size(0), w1.size(0)}, x.options());
     auto ref = torch::zeros_like(v);
     auto y = torch::zeros({x.size(0), 10}, x.options());
@@ -120,7 +136,11 @@ struct Baseline {
       v = v - (J - v) * torch::expm1(-delta / tau_rc);
       auto spiked = v > 1;
       auto s = spiked.to(x.scalar_type()) * (amp / dt);
-      v = torch::where(spiked, torch::zeros_like(v), torch::clamp_min(v, 0));
+      if (surrogate) {
+        auto r = lif_rate(J);
+        s = s + (r - r.detach());
+      }
+      v = torch::where(spiked, torch::zeros_like(v), torch::clamp_min(v, 0)).detach();
       ref = torch::where(spiked, torch::full_like(ref, tau_ref), ref);
       acc = acc + y;
       y = decay * y + (1 - decay) * torch::matmul(s, w2.t());
@@ -182,6 +202,16 @@ int run_mnist(const Args& a) {
                                 opt.step();
                               }
                             });
+  const double base_train_spiking = N / median_seconds([&] {
+    for (int64_t s = 0; s < N; s += a.minibatch) {
+      auto xb = x.narrow(0, s, a.minibatch).to(device);
+      auto yb = labels.narrow(0, s, a.minibatch).to(device);
+      auto l = torch::cross_entropy_loss(base.spike_train_forward(xb, a.steps), yb);
+      opt.zero_grad();
+      l.backward();
+      opt.step();
+    }
+  });
   const double base_infer = N / median_seconds([&] {
                               for (int64_t s = 0; s < N; s += a.minibatch)
                                 base.spike_forward(x.narrow(0, s, a.minibatch).to(device),
@@ -193,9 +223,10 @@ int run_mnist(const Args& a) {
                              {"inference_spiking", snn_infer},
                              {"inference_spiking_step_loop", snn_infer_steps},
                              {"baseline_train_rate", base_train},
+                             {"baseline_train_spiking", base_train_spiking},
                              {"baseline_inference_spiking", base_infer}};
   result["ratio_vs_baseline"] = {{"train_rate", snn_train_rate / base_train},
-                                 {"train_spiking", snn_train_spiking / base_train},
+                                 {"train_spiking", snn_train_spiking / base_train_spiking},
                                  {"inference_spiking", snn_infer / base_infer}};
   if (a.json) {
     std::cout << result.dump() << "\n";
@@ -210,11 +241,70 @@ int run_mnist(const Args& a) {
               snn_train_rate, base_train, snn_train_rate / base_train);
   std::printf("  %-44s %12.0f %12.0f %7.1fx\n",
               ("train, spiking mode (" + std::to_string(a.steps) + " steps), samples/s").c_str(),
-              snn_train_spiking, base_train, snn_train_spiking / base_train);
+              snn_train_spiking, base_train_spiking, snn_train_spiking / base_train_spiking);
   std::printf("  %-44s %12.0f %12.0f %7.1fx\n",
               ("inference, spiking (" + std::to_string(a.eval_steps) + " steps), samples/s").c_str(),
               snn_infer, base_infer, snn_infer / base_infer);
   std::printf("  %-44s %12.0f\n", "inference, libsnn step loop (layered off)", snn_infer_steps);
+  return 0;
+}
+
+/// A NengoDL benchmark network: build time, then simulation (or, with --train, training)
+/// throughput over --steps steps for a minibatch.
+int run_network(const Args& a) {
+  const torch::Device device(a.device);
+  const double t0 = now();
+  snn::NetworkPtr net = bench::build_benchmark(a.network);
+  snn::Simulator sim(net, snn::SimulatorOptions()
+                              .minibatch_size(a.minibatch)
+                              .device(device)
+                              .progress_bar(false));
+  const double build_s = now() - t0;
+  nlohmann::json result = {{"benchmark", a.name},
+                           {"dimensions", a.network.dimensions},
+                           {"neurons_per_d", a.network.neurons_per_d},
+                           {"neuron_type", a.network.neuron_type},
+                           {"steps", a.steps},
+                           {"minibatch", a.minibatch},
+                           {"device", a.device},
+                           {"threads", torch::get_num_threads()},
+                           {"neurons", 0},
+                           {"build_seconds", build_s}};
+  int64_t neurons = 0;
+  for (const auto& e : net->all_ensembles()) neurons += e->n_neurons();
+  result["neurons"] = neurons;
+  double rate = 0;
+  if (a.train) {
+    const int64_t size = net->find_probe("p")->size();
+    const int64_t items = a.minibatch * 4;
+    sim.compile(snn::CompileOptions().loss("p", snn::LossOptions().type("mse")));
+    auto y = torch::zeros({items, a.steps, size});
+    const double s = median_seconds([&] {
+      sim.fit({}, {{"p", y}}, snn::FitOptions().n_steps(a.steps).progress_bar(false));
+    });
+    rate = static_cast<double>(items * a.steps) / s;
+    result["train_steps_per_s"] = rate;
+  } else {
+    const double s = median_seconds([&] { sim.run_steps(a.steps); });
+    rate = static_cast<double>(a.steps) / s;
+    result["steps_per_s"] = rate;
+  }
+  if (a.json) {
+    std::cout << result.dump() << "\n";
+    return 0;
+  }
+  std::printf("snn-bench %s: %lld dimensions x %lld neurons/d (%s), %lld neurons, minibatch %lld, %s\n",
+              a.name.c_str(), static_cast<long long>(a.network.dimensions),
+              static_cast<long long>(a.network.neurons_per_d), a.network.neuron_type.c_str(),
+              static_cast<long long>(neurons), static_cast<long long>(a.minibatch),
+              a.device.c_str());
+  std::printf("  build: %.2f s\n", build_s);
+  if (a.train)
+    std::printf("  training: %.0f item-steps/s (%lld steps per item)\n", rate,
+                static_cast<long long>(a.steps));
+  else
+    std::printf("  simulation: %.0f steps/s (%lld steps, minibatch %lld)\n", rate,
+                static_cast<long long>(a.steps), static_cast<long long>(a.minibatch));
   return 0;
 }
 
@@ -223,11 +313,33 @@ int run_mnist(const Args& a) {
 int main(int argc, char** argv) {
   Args a;
   CLI::App app{"snn-bench: libsnn throughput next to a naive LibTorch baseline"};
-  app.add_option("name", a.name, "benchmark: mnist")->required();
-  app.add_option("--neurons", a.neurons, "hidden LIF neurons")->check(CLI::PositiveNumber);
-  app.add_option("--steps", a.steps, "training steps per item")->check(CLI::PositiveNumber);
+  app.add_option("name", a.name,
+                 "benchmark: mnist, integrator, cconv, basal_ganglia, random_network")
+      ->required();
+  app.add_option("--neurons", a.neurons, "mnist: hidden LIF neurons")->check(CLI::PositiveNumber);
+  app.add_option("--steps", a.steps,
+                 "mnist: training steps per item (10); networks: simulation steps (150)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--dimensions", a.network.dimensions, "networks: vector dimensions")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--neurons-per-d", a.network.neurons_per_d, "networks: neurons per dimension")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--neuron-type", a.network.neuron_type, "networks: neuron type")
+      ->capture_default_str();
+  app.add_option("--ensembles", a.network.n_ensembles, "random_network: ensembles")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--connections", a.network.connections_per_ensemble,
+                 "random_network: outgoing connections per ensemble")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  app.add_flag("--train", a.train,
+               "networks: measure training (fit on an mse loss) instead of simulation; mnist "
+               "always measures both");
   app.add_option("--eval-steps", a.eval_steps, "inference steps per item")->check(CLI::PositiveNumber);
-  app.add_option("--minibatch", a.minibatch, "minibatch size")->check(CLI::PositiveNumber);
+  app.add_option("--minibatch", a.minibatch, "minibatch size (mnist: 64, networks: 1)")->check(CLI::PositiveNumber);
   app.add_option("--batches", a.batches, "minibatches per timing")->check(CLI::PositiveNumber);
   app.add_option("--device", a.device, "cpu or cuda[:i]");
   app.add_flag("--json", a.json, "print one JSON object");
@@ -242,15 +354,29 @@ int main(int argc, char** argv) {
       std::cerr << "snn-bench: --device " << a.device << ": CUDA is not available\n";
       return 2;
     }
-    if (a.name == "mnist") return run_mnist(a);
-    const std::vector<std::string> later = {"integrator", "cconv", "basal_ganglia", "pes",
-                                            "random_network"};
-    if (std::find(later.begin(), later.end(), a.name) != later.end()) {
-      std::cerr << "snn-bench: " << a.name
-                << " needs the networks library, which this build does not have yet\n";
+    if (a.name == "mnist") {
+      if (a.steps < 0) a.steps = 10;
+      if (a.minibatch < 0) a.minibatch = 64;
+      return run_mnist(a);
+    }
+    const std::vector<std::string> networks = {"integrator", "cconv", "basal_ganglia",
+                                               "random_network"};
+    if (std::find(networks.begin(), networks.end(), a.name) != networks.end()) {
+      if (a.steps < 0) a.steps = 150;
+      if (a.minibatch < 0) a.minibatch = 1;
+      a.network.name = a.name;
+      return run_network(a);
+    }
+    if (a.name == "pes") {
+      std::cerr << "snn-bench: pes needs the PES learning rule, which this build does not "
+                   "have yet\n";
       return 2;
     }
-    std::cerr << "snn-bench: unknown benchmark \"" << a.name << "\" (known: mnist)\n";
+    std::cerr << "snn-bench: unknown benchmark \"" << a.name
+              << "\" (known: mnist, integrator, cconv, basal_ganglia, random_network)\n";
+    return 2;
+  } catch (const snn::SpecError& e) {
+    std::cerr << "snn-bench: " << e.what() << "\n";
     return 2;
   } catch (const std::exception& e) {
     std::cerr << "snn-bench: " << e.what() << "\n";

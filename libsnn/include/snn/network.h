@@ -31,6 +31,7 @@ class Ensemble;
 class Connection;
 class Probe;
 class Network;
+struct TensorFunction;  // snn/tensor_node.h
 using NodePtr = std::shared_ptr<Node>;
 using EnsemblePtr = std::shared_ptr<Ensemble>;
 using ConnectionPtr = std::shared_ptr<Connection>;
@@ -126,6 +127,8 @@ struct NodeOptions {
   TORCH_ARG(int64_t, size_in) = 0;
   /// -1: inferred from the output (a trial call of the function at t = 0 on zeros).
   TORCH_ARG(int64_t, size_out) = -1;
+  /// A TensorNode's module and shapes (made by snn::tensor_node, snn/tensor_node.h).
+  TORCH_ARG(std::shared_ptr<const TensorFunction>, tensor);
 
  public:
   NodeOptions& output(double v);
@@ -143,7 +146,7 @@ struct NodeOptions {
 
 class Node {
  public:
-  enum class Kind { Constant, Function, PassThrough, Input };
+  enum class Kind { Constant, Function, PassThrough, Input, Tensor };
   /// Validates the options and infers size_out; throws SpecError naming the node.
   explicit Node(NodeOptions options);
   const std::string& id() const { return options_.id(); }
@@ -187,6 +190,9 @@ struct EnsembleOptions {
   TORCH_ARG(std::optional<uint32_t>, seed);
   /// Unset: the network's `trainable` setting.
   TORCH_ARG(std::optional<bool>, trainable);
+  /// Made by snn::Layer(neuron_type) or a spec's `Neurons` layer (gain 1, bias 0, one
+  /// dimension): saved back as that layer, whose id names the neurons.
+  TORCH_ARG(bool, neurons_layer) = false;
 
  public:
   EnsembleOptions& neuron_type(NeuronTypePtr t) {
@@ -218,9 +224,15 @@ class Ensemble : public std::enable_shared_from_this<Ensemble> {
   /// A slice of the decoded value.
   ObjRef operator[](Slice s);
   std::string describe() const;
+  /// Replaces the options (Simulator::freeze_params writes trained values this way),
+  /// validated as by the constructor. The id (empty keeps it), n_neurons, dimensions and the
+  /// neuron type cannot change: connections and probes were checked against them. Throws
+  /// SpecError naming the ensemble and keeps the old options when the new ones are invalid.
+  void set_options(EnsembleOptions options);
 
  private:
   friend class Network;
+  void validate() const;
   EnsembleOptions options_;
 };
 
@@ -269,9 +281,16 @@ class Connection {
   int64_t size_mid() const { return size_mid_; }
   /// `connection "c0" (a -> b)` for messages.
   std::string describe() const;
+  /// Replaces the options (Simulator::freeze_params writes trained values this way),
+  /// validated against pre and post as by the constructor; the id cannot change (empty keeps
+  /// it). A probe of this connection's weights was sized by the old options: keep the
+  /// weights' shape. Throws SpecError naming the connection and keeps the old options when
+  /// the new ones are invalid.
+  void set_options(ConnectionOptions options);
 
  private:
   friend class Network;
+  void validate();  // checks options_ against pre_/post_ and sets size_mid_
   ObjRef pre_, post_;
   ConnectionOptions options_;
   int64_t size_mid_ = 0;
@@ -313,9 +332,13 @@ class Probe {
   /// Columns per sample.
   int64_t size() const { return size_; }
   std::string describe() const;
+  /// Replaces the options, validated as by the constructor (the id cannot change; empty
+  /// keeps it). Throws SpecError naming the probe and keeps the old options when invalid.
+  void set_options(ProbeOptions options);
 
  private:
   friend class Network;
+  void validate();  // checks options_ against target_ and sets size_
   ObjRef target_;
   ProbeOptions options_;
   int64_t size_ = 0;

@@ -169,6 +169,8 @@ struct BasalGangliaOptions {
   TORCH_ARG(SynapsePtr, gaba) = std::make_shared<Lowpass>(0.008);
   /// The decoder solver of every connection inside (Nengo: NnlsL2nz).
   TORCH_ARG(SolverPtr, solver);
+  /// The neurons of every ensemble (unset: LIF).
+  TORCH_ARG(NeuronTypePtr, neuron_type);
   TORCH_ARG(std::optional<uint32_t>, seed);
 };
 
@@ -189,6 +191,8 @@ struct ThalamusOptions {
   TORCH_ARG(int64_t, n_neurons_per_ensemble) = 50;
   TORCH_ARG(double, mutual_inhib) = 1.0;
   TORCH_ARG(double, threshold) = 0.0;
+  /// The neurons of every ensemble (unset: LIF).
+  TORCH_ARG(NeuronTypePtr, neuron_type);
   TORCH_ARG(std::optional<uint32_t>, seed);
 };
 

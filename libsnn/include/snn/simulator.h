@@ -132,6 +132,30 @@ class Simulator {
   GradientCheck check_gradients(const Inputs& x, const Targets& y, int64_t n_steps = -1,
                                 double epsilon = 1e-6);
 
+  // ---- NengoDL's parameter transfer ----------------------------------------------------
+  /// NengoDL's get_nengo_params for an ensemble: its options with the trained values as
+  /// Nengo build inputs: encoders = scaled_encoders * radius / gain (normalize_encoders
+  /// false), the built gain (connections to the neurons use it; training leaves it alone),
+  /// the trained bias, and max_rates/intercepts back at their defaults (unused once gain and
+  /// bias are given). An ensemble made from them, in any network, builds these parameters.
+  EnsembleOptions get_nengo_params(const EnsemblePtr& ensemble) const;
+  /// NengoDL's get_nengo_params for a connection, with the trained weights W: from an
+  /// ensemble (decoded), the pre stays and the options take NengoDL's NoSolver form:
+  /// solver NoSolver(W^T), a function returning zeros of the post's size (only its size
+  /// matters: NoSolver ignores the targets) and an identity transform; any other connection
+  /// with weights gets transform W; one without (identity) comes back unchanged.
+  ConnectionOptions get_nengo_params(const ConnectionPtr& connection) const;
+  /// NengoDL's freeze_params: writes get_nengo_params back into the objects (set_options),
+  /// so a Simulator built from them afterwards starts from the trained values. A network:
+  /// every ensemble and connection in its tree; probes of ensembles' decoded values also keep
+  /// this simulator's decoders (NoSolver), since a rebuild would solve them for the trained
+  /// tuning curves; so a new simulator of the network reproduces this one's outputs.
+  /// An ensemble frozen alone pins its probes' decoders too, but connections from it that
+  /// are not frozen are solved anew. Throws SpecError for objects of another network.
+  void freeze_params(const NetworkPtr& network);
+  void freeze_params(const EnsemblePtr& ensemble);
+  void freeze_params(const ConnectionPtr& connection);
+
   int64_t n_steps() const;
   double time() const;
   double dt() const;

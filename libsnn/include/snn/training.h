@@ -42,7 +42,8 @@ struct LossOptions {
   TORCH_ARG(bool, from_logits) = false;
   /// Which samples the loss sees: all | last | mean (the mean over samples).
   TORCH_ARG(std::string, steps) = "all";
-  /// regularize: the norm's order, the axis it is taken over (-1: all values), and a weight.
+  /// regularize: the norm's order and the axis of (batch, samples, size) it is taken over,
+  /// averaged over the other axes (-1: NengoDL's default, the norm of each sample's signal).
   TORCH_ARG(int64_t, order) = 2;
   TORCH_ARG(int64_t, axis) = -1;
   /// Every loss is multiplied by its weight before the probe losses are summed.

@@ -7,6 +7,7 @@
 
 #include "build/model.h"
 #include "snn/errors.h"
+#include "snn/tensor_node.h"
 
 namespace snn::detail {
 
@@ -143,13 +144,23 @@ torch::Tensor activities(const BuiltEnsemble& b, const torch::Tensor& eval_point
 }
 
 torch::Tensor solve_decoders(const BuiltEnsemble& pre, const torch::Tensor& eval_points,
-                             const torch::Tensor& targets, const Solver& solver,
+                             const torch::Tensor& targets, const Solver& solver, Rng& rng,
                              const std::string& name) {
+  if (dynamic_cast<const NoSolver*>(&solver)) {
+    // Given decoders need no activities (an (m, n) rate matrix per connection); only the
+    // shape is checked.
+    auto shape = torch::empty({0, pre.ensemble->n_neurons()}, kF64);
+    try {
+      return solver.solve(shape, targets, rng).t().contiguous();
+    } catch (const BuildError& e) {
+      throw BuildError(name + ": " + e.what());
+    }
+  }
   auto A = activities(pre, eval_points);
   if (!(A.abs().max().item<double>() > 0))
     throw BuildError(name + ": every neuron of " + pre.ensemble->describe() +
                      " is silent on the eval points, so no decoders can be solved");
-  auto X = solver.solve(A, targets);
+  auto X = solver.solve(A, targets, rng);
   if (!torch::isfinite(X).all().item<bool>())
     throw BuildError(name + ": the decoder solve gave non-finite values");
   return X.t().contiguous();  // (size_mid, n_neurons)
@@ -178,7 +189,12 @@ Model build_model(const Network& net, double dt, std::optional<uint32_t> seed) {
   seeds.assign(net, model.seed);
 
   model.nodes = net.all_nodes();
-  for (size_t i = 0; i < model.nodes.size(); ++i) model.node_index[model.nodes[i].get()] = i;
+  for (size_t i = 0; i < model.nodes.size(); ++i) {
+    const auto& n = model.nodes[i];
+    model.node_index[n.get()] = i;
+    const auto& tf = n->options().tensor();
+    model.node_seed.push_back(tf && tf->seed ? *tf->seed : seeds.of.at(n.get()));
+  }
   for (const auto& e : net.all_ensembles()) {
     model.ensemble_index[e.get()] = model.ensembles.size();
     model.ensembles.push_back(build_ensemble(e, seeds.of.at(e.get())));
@@ -236,7 +252,7 @@ Model build_model(const Network& net, double dt, std::optional<uint32_t> seed) {
       auto x = b.pre_full ? b.eval_points
                           : b.eval_points.index_select(1, torch::tensor(b.pre_index, torch::kLong));
       auto targets = o.function() ? apply_function(o.function(), x, name) : x;
-      b.decoders = solve_decoders(pre, b.eval_points, targets, *o.solver(), name);
+      b.decoders = solve_decoders(pre, b.eval_points, targets, *o.solver(), rng, name);
       if (!transform.defined()) {
         b.weights = b.decoders;
       } else if (transform.dim() == 0) {
@@ -271,7 +287,8 @@ Model build_model(const Network& net, double dt, std::optional<uint32_t> seed) {
       const auto& pre = model.ensembles[model.ensemble_index.at(t.ensemble.get())];
       auto x = b.full ? pre.eval_points
                       : pre.eval_points.index_select(1, torch::tensor(b.index, torch::kLong));
-      b.decoders = solve_decoders(pre, pre.eval_points, x, *p->options().solver(), name);
+      Rng rng(seeds.of.at(p.get()));
+      b.decoders = solve_decoders(pre, pre.eval_points, x, *p->options().solver(), rng, name);
     }
     if (p->options().synapse()) b.filter = p->options().synapse()->discretize(dt);
     if (p->options().sample_every()) b.period = *p->options().sample_every() / dt;

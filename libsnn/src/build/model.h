@@ -44,6 +44,7 @@ struct Model {
   double dt = 0.001;
   uint32_t seed = 0;  // the network seed used (drawn when the network has none)
   std::vector<NodePtr> nodes;
+  std::vector<uint32_t> node_seed;  // per node (TensorNodes make their modules from it)
   std::vector<BuiltEnsemble> ensembles;
   std::vector<BuiltConnection> connections;
   std::vector<BuiltProbe> probes;

@@ -13,6 +13,25 @@ std::string Connection::describe() const {
 
 Connection::Connection(ObjRef pre, ObjRef post, ConnectionOptions o)
     : pre_(std::move(pre)), post_(std::move(post)), options_(std::move(o)) {
+  validate();
+}
+
+void Connection::set_options(ConnectionOptions o) {
+  if (!o.id().empty() && o.id() != id())
+    throw SpecError(describe() + ": set_options cannot change the id (to \"" + o.id() + "\")");
+  o.id(id());
+  const int64_t old_size_mid = size_mid_;
+  std::swap(options_, o);
+  try {
+    validate();
+  } catch (...) {
+    std::swap(options_, o);  // the old options stay
+    size_mid_ = old_size_mid;
+    throw;
+  }
+}
+
+void Connection::validate() {
   const auto name = describe();
   using K = ObjRef::Kind;
   if (pre_.kind == K::None || pre_.kind == K::Connection)
@@ -94,6 +113,25 @@ Connection::Connection(ObjRef pre, ObjRef post, ConnectionOptions o)
 std::string Probe::describe() const { return "probe \"" + id() + "\" (" + target_.id() + ")"; }
 
 Probe::Probe(ObjRef target, ProbeOptions o) : target_(std::move(target)), options_(std::move(o)) {
+  validate();
+}
+
+void Probe::set_options(ProbeOptions o) {
+  if (!o.id().empty() && o.id() != id())
+    throw SpecError(describe() + ": set_options cannot change the id (to \"" + o.id() + "\")");
+  o.id(id());
+  const int64_t old_size = size_;
+  std::swap(options_, o);
+  try {
+    validate();
+  } catch (...) {
+    std::swap(options_, o);  // the old options stay
+    size_ = old_size;
+    throw;
+  }
+}
+
+void Probe::validate() {
   const auto name = describe();
   using K = ObjRef::Kind;
   const auto& attr = options_.attr();

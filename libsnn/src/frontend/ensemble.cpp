@@ -19,7 +19,30 @@ void check_per_neuron(const std::string& name, const char* what, const Init& v, 
 }
 }  // namespace
 
-Ensemble::Ensemble(EnsembleOptions o) : options_(std::move(o)) {
+Ensemble::Ensemble(EnsembleOptions o) : options_(std::move(o)) { validate(); }
+
+void Ensemble::set_options(EnsembleOptions o) {
+  const auto name = describe();
+  if (!o.id().empty() && o.id() != id())
+    throw SpecError(name + ": set_options cannot change the id (to \"" + o.id() + "\")");
+  if (o.n_neurons() != n_neurons() || o.dimensions() != dimensions())
+    throw SpecError(name + ": set_options cannot change n_neurons or dimensions (" +
+                    std::to_string(n_neurons()) + ", " + std::to_string(dimensions()) + "), got " +
+                    std::to_string(o.n_neurons()) + ", " + std::to_string(o.dimensions()));
+  if (!o.neuron_type() || o.neuron_type()->type() != options_.neuron_type()->type())
+    throw SpecError(name + ": set_options cannot change the neuron type " +
+                    options_.neuron_type()->type());
+  o.id(id());
+  std::swap(options_, o);
+  try {
+    validate();
+  } catch (...) {
+    std::swap(options_, o);  // the old options stay
+    throw;
+  }
+}
+
+void Ensemble::validate() const {
   const auto name = describe();
   const auto n = options_.n_neurons(), d = options_.dimensions();
   if (n <= 0) throw SpecError(name + ": expected n_neurons > 0, got " + std::to_string(n));

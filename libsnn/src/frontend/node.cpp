@@ -3,6 +3,7 @@
 
 #include "snn/errors.h"
 #include "snn/network.h"
+#include "snn/tensor_node.h"
 
 namespace snn {
 
@@ -29,7 +30,22 @@ Node::Node(NodeOptions o) : options_(std::move(o)) {
   const auto& name = describe();
   if (options_.size_in() < 0)
     throw SpecError(name + ": expected size_in >= 0, got " + std::to_string(options_.size_in()));
-  if (options_.constant().defined()) {
+  if (const auto& tf = options_.tensor()) {
+    // Made by snn::tensor_node, which has run the trial call and filled both shapes.
+    kind_ = Kind::Tensor;
+    if (!tf->make || !tf->forward)
+      throw SpecError(name + ": a TensorNode needs a module (TensorNodeOptions::module)");
+    if (options_.constant().defined() || options_.function())
+      throw SpecError(name + ": a TensorNode's output is its module; it takes no output");
+    int64_t in = 1, out = 1;
+    for (int64_t d : tf->shape_in) in *= d;
+    for (int64_t d : tf->shape_out) out *= d;
+    if (tf->shape_in.empty()) in = 0;
+    if (options_.size_in() != in)
+      throw SpecError(name + ": size_in is " + std::to_string(options_.size_in()) +
+                      " but shape_in holds " + std::to_string(in) + " values");
+    size_out_ = tf->shape_out.empty() ? 0 : out;
+  } else if (options_.constant().defined()) {
     kind_ = Kind::Constant;
     if (options_.size_in() != 0)
       throw SpecError(name + ": a constant output takes no input, but size_in is " +

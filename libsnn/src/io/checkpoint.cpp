@@ -5,6 +5,7 @@
 // leaves either the old or the new checkpoint, never a torn one.
 #include <cstdio>
 #include <filesystem>
+#include <set>
 
 #include "runtime/simulator_impl.h"
 #include "snn/io.h"
@@ -19,7 +20,14 @@ constexpr const char* kFormat = "snn-checkpoint/1";
 /// FNV-1a over the spec without its label and train block: equal for specs that build the
 /// same parameters.
 std::string spec_hash(const Network& network) {
-  auto j = network_to_json(network);
+  nlohmann::json j;
+  try {
+    j = network_to_json(network);
+  } catch (const SpecError&) {
+    // C++ callables and modules have no spec form: such networks can still save their
+    // parameters, without a hash to compare.
+    return "none";
+  }
   j.erase("label");
   j.erase("train");
   const std::string text = j.dump();
@@ -35,10 +43,17 @@ std::string spec_hash(const Network& network) {
 
 std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
 
-void load_module(torch::nn::Module& m, torch::serialize::InputArchive& ar,
-                 const std::string& prefix, const std::string& path) {
-  torch::NoGradGuard no_grad;
-  auto load_tensor = [&](const std::string& key, torch::Tensor& dst, bool buffer) {
+/// Destination tensors and the checkpoint's values for them.
+using Copies = std::vector<std::pair<torch::Tensor, torch::Tensor>>;
+
+/// Reads every parameter and buffer of `m` (recursively) from `ar` and checks its shape,
+/// then checks that the checkpoint holds nothing else: a structural difference either way
+/// names the first parameter at fault. Nothing is copied yet, so a failed load leaves the
+/// simulator as it was.
+void read_module(torch::nn::Module& m, torch::serialize::InputArchive& ar,
+                 const std::string& prefix, const std::string& path, Copies& copies) {
+  std::set<std::string> known;
+  auto read_tensor = [&](const std::string& key, const torch::Tensor& dst, bool buffer) {
     torch::Tensor t;
     if (!ar.try_read(key, t, buffer))
       throw DataError(path + ": parameter " + prefix + key +
@@ -46,16 +61,23 @@ void load_module(torch::nn::Module& m, torch::serialize::InputArchive& ar,
     if (t.sizes() != dst.sizes())
       throw DataError(path + ": parameter " + prefix + key + " has shape " +
                       c10::str(t.sizes()) + ", this network has " + c10::str(dst.sizes()));
-    dst.copy_(t);
+    copies.emplace_back(dst, t);
+    known.insert(key);
   };
-  for (auto& p : m.named_parameters(false)) load_tensor(p.key(), p.value(), false);
-  for (auto& b : m.named_buffers(false)) load_tensor(b.key(), b.value(), true);
+  for (auto& p : m.named_parameters(false)) read_tensor(p.key(), p.value(), false);
+  for (auto& b : m.named_buffers(false)) read_tensor(b.key(), b.value(), true);
   for (auto& c : m.named_children()) {
     torch::serialize::InputArchive sub;
     if (!ar.try_read(c.key(), sub))
       throw DataError(path + ": parameters of " + prefix + c.key() +
                       " are missing (the checkpoint was made from another network)");
-    load_module(*c.value(), sub, prefix + c.key() + ".", path);
+    read_module(*c.value(), sub, prefix + c.key() + ".", path, copies);
+    known.insert(c.key());
+  }
+  for (const auto& key : ar.keys()) {
+    if (key == "training" || known.count(key)) continue;  // every jit module has `training`
+    throw DataError(path + ": parameter " + prefix + key +
+                    " is not in this network (the checkpoint was made from another network)");
   }
 }
 
@@ -99,36 +121,48 @@ void Simulator::save_params(const std::string& path, int64_t epoch) const {
 int64_t Simulator::load_params(const std::string& path, bool training_state) {
   auto& im = *impl_;
   if (!std::filesystem::exists(path)) throw DataError(path + ": no such checkpoint file");
-  torch::serialize::InputArchive top;
+  if (training_state && !im.optimizer)
+    throw SpecError("load_params: compile() before loading a training state");
+  // LibTorch reads records lazily, so a damaged file can fail at any read below: every
+  // c10::Error becomes one DataError naming the file.
   try {
+    torch::serialize::InputArchive top;
     top.load_from(path, torch::kCPU);
-  } catch (const c10::Error& e) {
-    throw DataError(path + ": not a readable checkpoint (" + first_line(e.what()) + ")");
-  }
-  c10::IValue format;
-  if (!top.try_read("format", format) || !format.isString() ||
-      format.toStringRef() != kFormat)
-    throw DataError(path + ": not a libsnn checkpoint (no \"" + std::string(kFormat) +
-                    "\" format tag)");
-  torch::serialize::InputArchive params;
-  if (!top.try_read("params", params)) throw DataError(path + ": the checkpoint has no parameters");
-  load_module(*im.module, params, "", path);
-  int64_t epoch = 0;
-  c10::IValue e;
-  if (top.try_read("epoch", e) && e.isInt()) epoch = e.toInt();
-  if (training_state) {
-    if (!im.optimizer) throw SpecError("load_params: compile() before loading a training state");
-    torch::serialize::InputArchive opt;
-    if (!top.try_read("optimizer", opt))
-      throw DataError(path + ": the checkpoint holds no optimizer state (not a training checkpoint)");
-    try {
-      im.optimizer->load(opt);
-    } catch (const c10::Error& err) {
-      throw DataError(path + ": the optimizer state does not fit this optimizer (" +
-                      first_line(err.what()) + ")");
+    c10::IValue format;
+    if (!top.try_read("format", format) || !format.isString() ||
+        format.toStringRef() != kFormat)
+      throw DataError(path + ": not a libsnn checkpoint (no \"" + std::string(kFormat) +
+                      "\" format tag)");
+    torch::serialize::InputArchive params;
+    if (!top.try_read("params", params))
+      throw DataError(path + ": the checkpoint has no parameters");
+    Copies copies;
+    read_module(*im.module, params, "", path, copies);
+    int64_t epoch = 0;
+    c10::IValue e;
+    if (top.try_read("epoch", e) && e.isInt()) epoch = e.toInt();
+    if (training_state) {
+      torch::serialize::InputArchive opt;
+      if (!top.try_read("optimizer", opt))
+        throw DataError(path +
+                        ": the checkpoint holds no optimizer state (not a training checkpoint)");
+      try {
+        im.optimizer->load(opt);
+      } catch (const c10::Error& err) {
+        throw DataError(path + ": the optimizer state does not fit this optimizer (" +
+                        first_line(err.what()) + ")");
+      }
     }
+    // Only now, with everything read and checked, do the parameters change.
+    torch::NoGradGuard no_grad;
+    for (auto& [dst, value] : copies) dst.copy_(value);
+    return epoch;
+  } catch (const Error&) {
+    throw;  // ours, already naming the file
+  } catch (const std::exception& err) {
+    // c10::Error, but also TorchScript's errors on a damaged code record.
+    throw DataError(path + ": not a readable checkpoint (" + first_line(err.what()) + ")");
   }
-  return epoch;
 }
 
 }  // namespace snn

@@ -18,6 +18,7 @@
 
 #include "io/json_util.h"
 #include "snn/errors.h"
+#include "snn/layers.h"
 #include "snn/spec.h"
 
 namespace snn {
@@ -138,6 +139,10 @@ class Reader {
   void read_ensemble(const json& j, const std::string& path);
   void read_connection(const json& j, const std::string& path, size_t index);
   void read_probe(const json& j, const std::string& path);
+  void read_layer(const json& j, const std::string& path, const json& spec);
+  /// The size of what the connections of `spec` deliver into layer `id`, when the first one
+  /// that says (a string post, no function, a known pre or a matrix transform) exists.
+  std::optional<int64_t> infer_size_in(const std::string& id, const json& spec) const;
 
   std::optional<Init> read_init(const json& j, const std::string& path, bool transform);
   std::optional<Slice> read_slice(const json& j, const std::string& path);
@@ -161,6 +166,7 @@ class Reader {
   std::map<std::string, NodePtr> nodes_;
   std::map<std::string, EnsemblePtr> ensembles_;
   std::vector<std::string> node_order_, ensemble_order_;
+  std::set<std::string> neurons_layers_;    // ensembles made by `Neurons` layers
   std::set<std::string> other_ids_;         // connection and probe ids
   std::vector<ConnectionPtr> connections_;  // by position in "connections" (null: failed)
 };
@@ -294,7 +300,7 @@ void Reader::for_each_item(const json& spec, const char* key, T&& f) {
 }
 
 void Reader::collect_explicit_ids(const json& spec) {
-  for (const char* key : {"nodes", "ensembles", "connections", "probes"}) {
+  for (const char* key : {"nodes", "ensembles", "layers", "connections", "probes"}) {
     auto it = spec.find(key);
     if (it == spec.end() || !it->is_array()) continue;
     for (const auto& item : *it) {
@@ -456,6 +462,13 @@ std::optional<ObjRef> Reader::lookup(const std::string& name, const std::string&
     return std::nullopt;
   }
   if (auto e = ensembles_.find(base); e != ensembles_.end()) {
+    // A Neurons layer is referred to by its id for its neurons' output.
+    if (neurons_layers_.count(base) && (port.empty() || port == "neurons"))
+      return e->second->neurons();
+    if (neurons_layers_.count(base)) {
+      fail(path, "layer \"" + base + "\" has no port \"" + port + "\" (expected \"" + base + "\")");
+      return std::nullopt;
+    }
     if (port.empty()) return ObjRef(e->second);
     if (port == "neurons") return e->second->neurons();
     fail(path, "ensemble \"" + base + "\" has no port \"" + port + "\" (expected \"" + base +
@@ -718,6 +731,148 @@ void Reader::read_probe(const json& j, const std::string& path) {
   guarded(path, [&] { net_->probe(*target, o); });
 }
 
+std::optional<int64_t> Reader::infer_size_in(const std::string& id, const json& spec) const {
+  auto conns = spec.find("connections");
+  if (conns == spec.end() || !conns->is_array()) return std::nullopt;
+  for (const auto& c : *conns) {
+    if (!c.is_object()) continue;
+    auto post = c.find("post");
+    if (post == c.end() || !post->is_string() || post->get<std::string>() != id) continue;
+    if (c.contains("function") && !c["function"].is_null()) continue;
+    auto tr = c.find("transform");
+    if (tr != c.end() && tr->is_array() && !tr->empty() && (*tr)[0].is_array())
+      return static_cast<int64_t>(tr->size());  // a matrix [post][pre]
+    if (tr != c.end() && !tr->is_null() && !tr->is_number() && !tr->is_array())
+      continue;  // a distribution: its rows are what is being inferred
+    auto pre = c.find("pre");
+    if (pre == c.end()) continue;
+    const json* ref = &*pre;
+    const json* slice = nullptr;
+    if (pre->is_object()) {
+      ref = pre->contains("ref") ? &(*pre)["ref"] : nullptr;
+      slice = pre->contains("slice") && !(*pre)["slice"].is_null() ? &(*pre)["slice"] : nullptr;
+    }
+    if (!ref || !ref->is_string()) continue;
+    const auto name = ref->get<std::string>();
+    const auto dot = name.find('.');
+    const auto base = name.substr(0, dot);
+    const auto port = dot == std::string::npos ? "" : name.substr(dot + 1);
+    int64_t size = 0;
+    if (auto n = nodes_.find(base); n != nodes_.end() && port.empty()) {
+      size = n->second->size_out();
+    } else if (auto e = ensembles_.find(base); e != ensembles_.end()) {
+      const bool neurons = port == "neurons" || (port.empty() && neurons_layers_.count(base));
+      if (!neurons && !port.empty()) continue;
+      size = neurons ? e->second->n_neurons() : e->second->dimensions();
+    } else {
+      continue;
+    }
+    if (slice) {
+      if (slice->is_array()) return static_cast<int64_t>(slice->size());
+      if (!slice->is_object()) continue;
+      auto bound = [&](const char* k) -> std::optional<int64_t> {
+        auto it = slice->find(k);
+        if (it == slice->end() || !is_integer(*it)) return std::nullopt;
+        return it->get<int64_t>();
+      };
+      try {
+        return static_cast<int64_t>(
+            Slice::range(bound("start"), bound("stop"), bound("step")).resolve(size).size());
+      } catch (const std::exception&) {
+        continue;  // reported with the connection
+      }
+    }
+    return size;
+  }
+  return std::nullopt;
+}
+
+void Reader::read_layer(const json& j, const std::string& path, const json& spec) {
+  // Every key is let through here: the layer type checks its own (check_layer_keys).
+  std::vector<std::string> keys;
+  for (auto it = j.begin(); it != j.end(); ++it) keys.push_back(it.key());
+  Fields f(*this, j, path, "a layer", keys);
+  auto id = read_id(f, "layer_");
+  auto type = f.string("type");
+  if (!f.get("type"))
+    fail(path, "missing required key \"type\" (one of " + join(layer_type_names(), 99) + ")");
+  std::optional<std::vector<int64_t>> shape;
+  if (const json* s = f.get("shape_in", Null::Allowed)) {
+    const std::string spath = f.at("shape_in");
+    if (!s->is_array() || s->empty()) {
+      fail(spath, "expected a list of sizes (integers >= 1), got " + show(*s));
+    } else {
+      std::vector<int64_t> v;
+      for (size_t i = 0; i < s->size(); ++i) {
+        auto d = f.integer_value((*s)[i], child(spath, i), 1, std::numeric_limits<int64_t>::max());
+        if (!d) break;
+        v.push_back(*d);
+      }
+      if (v.size() == s->size()) shape = v;
+    }
+  }
+  auto label = f.string("label");
+  auto trainable = f.boolean("trainable", Null::Allowed);
+  auto seed = f.seed("seed");
+  auto broken = [&] {
+    if (id) broken_ids_.insert(*id);
+  };
+  if (!f.ok() || !id || !type) return broken();
+  const bool given = shape.has_value();
+  if (!shape)
+    if (auto n = infer_size_in(*id, spec)) shape = std::vector<int64_t>{*n};
+  const std::string cannot_infer =
+      "missing, and the size of the input cannot be inferred from the connections into \"" + *id +
+      "\" (give it)";
+
+  if (*type == "Neurons") {
+    if (!guarded(path, [&] { check_layer_keys(j, path, "Neurons", {"neuron_type", "size"}); }))
+      return broken();
+    NeuronTypePtr nt;
+    if (const json* v = f.require("neuron_type")) {
+      const std::string npath = f.at("neuron_type");
+      guarded(npath, [&] { nt = neuron_type_from_json(*v, npath); });
+    }
+    auto size = f.integer("size", 1, std::numeric_limits<int64_t>::max());
+    int64_t from_shape = 0;
+    if (shape) {
+      from_shape = 1;
+      for (int64_t d : *shape) from_shape *= d;
+    }
+    if (size && given && *size != from_shape)
+      fail(f.at("size"), "size " + std::to_string(*size) + " does not match shape_in (" +
+                             std::to_string(from_shape) + " values)");
+    if (!size && !shape) fail(f.at("size"), cannot_infer);
+    if (!f.ok() || !nt) return broken();
+    EnsembleOptions o(size ? *size : from_shape, 1);
+    o.id(*id).neuron_type(nt).gain(Init(1.0)).bias(Init(0.0)).neurons_layer(true);
+    if (label) o.label(*label);
+    if (trainable) o.trainable(*trainable);
+    if (seed) o.seed(*seed);
+    EnsemblePtr ens;
+    if (!guarded(path, [&] { ens = net_->ensemble(o); })) return broken();
+    ensembles_[*id] = ens;
+    ensemble_order_.push_back(*id);
+    neurons_layers_.insert(*id);
+    return;
+  }
+
+  if (!shape) {
+    fail(f.at("shape_in"), cannot_infer);
+    return broken();
+  }
+  TensorNodeOptions o;
+  if (!guarded(path, [&] { o = layer_from_json(j, path, *shape); })) return broken();
+  o.id(*id);
+  if (label) o.label(*label);
+  if (trainable) o.trainable(*trainable);
+  if (seed) o.seed(*seed);
+  NodePtr node;
+  if (!guarded(path, [&] { node = tensor_node(*net_, o); })) return broken();
+  nodes_[*id] = node;
+  node_order_.push_back(*id);
+}
+
 NetworkPtr Reader::read(const json& spec) {
   if (!spec.is_object()) {
     fail("", "expected a JSON object (an " + std::string(kFormat) + " spec), got " + show(spec));
@@ -755,7 +910,6 @@ NetworkPtr Reader::read(const json& spec) {
   if (!guarded("", [&] { net_ = std::make_shared<Network>(no); })) return nullptr;
   if (const json* s = top.get("settings")) read_settings(*s, "/settings", net_->settings());
 
-  read_unsupported_list(spec, "layers", "layer");
   read_unsupported_list(spec, "networks", "network");
 
   collect_explicit_ids(spec);
@@ -764,6 +918,11 @@ NetworkPtr Reader::read(const json& spec) {
   });
   for_each_item(spec, "ensembles", [&](const json& j, const std::string& p, size_t) {
     guarded(p, [&] { read_ensemble(j, p); });
+  });
+  // After nodes and ensembles, so that a layer's input size can be inferred from them (and
+  // from the layers before it).
+  for_each_item(spec, "layers", [&](const json& j, const std::string& p, size_t) {
+    guarded(p, [&] { read_layer(j, p, spec); });
   });
   if (auto it = spec.find("connections"); it != spec.end() && it->is_array())
     connections_.assign(it->size(), nullptr);

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <set>
 
 #include <unistd.h>
 
@@ -17,6 +18,7 @@
 #include "io/json_util.h"
 #include "snn/errors.h"
 #include "snn/spec.h"
+#include "snn/tensor_node.h"
 
 namespace snn {
 
@@ -46,8 +48,16 @@ json ref_json(const ObjRef& r, const std::vector<ConnectionPtr>& connections) {
       if (connections[i] == r.connection) return {{"connection", i}};
     throw SpecError(r.describe() + ": the connection is not part of the network being saved");
   }
-  if (r.slice.is_all()) return r.id();
-  return {{"ref", r.id()}, {"slice", json(r.slice.to_json())}};
+  std::string id = r.id();
+  if (r.ensemble && r.ensemble->options().neurons_layer()) {
+    // A Neurons layer's id names its neurons; its decoded value has no spec form.
+    if (r.kind == ObjRef::Kind::Ensemble)
+      throw SpecError(r.describe() + ": the decoded value of a Neurons layer cannot be saved "
+                                     "(connect from its neurons)");
+    id = r.ensemble->id();
+  }
+  if (r.slice.is_all()) return id;
+  return {{"ref", id}, {"slice", json(r.slice.to_json())}};
 }
 
 json node_json(const Node& n) {
@@ -69,6 +79,7 @@ json node_json(const Node& n) {
       break;
     case Node::Kind::PassThrough:
     case Node::Kind::Input:
+    case Node::Kind::Tensor:  // saved as a layer
       break;
   }
   return j;
@@ -94,6 +105,73 @@ json ensemble_json(const Ensemble& e) {
           {"normalize_encoders", o.normalize_encoders()},
           {"seed", optional_json(o.seed())},
           {"trainable", optional_json(o.trainable())}};
+}
+
+json tensor_layer_json(const Node& n) {
+  const auto& tf = *n.options().tensor();
+  if (tf.layer_spec.empty())
+    throw SpecError(n.describe() + ": a TensorNode with a C++ module cannot be saved as JSON "
+                                   "(register its layer type with snn::register_layer)");
+  const auto own = json::parse(tf.layer_spec);
+  json j = {{"id", n.id()}, {"type", own.value("type", "")}, {"label", n.label()},
+            {"shape_in", tf.shape_in}};
+  for (auto it = own.begin(); it != own.end(); ++it)
+    if (it.key() != "type") j[it.key()] = it.value();
+  j["trainable"] = optional_json(tf.trainable);
+  j["seed"] = optional_json(tf.seed);
+  return j;
+}
+
+json neurons_layer_json(const Ensemble& e) {
+  const auto& o = e.options();
+  return {{"id", e.id()},
+          {"type", "Neurons"},
+          {"label", e.label()},
+          {"neuron_type", json(o.neuron_type()->to_json())},
+          {"size", o.n_neurons()},
+          {"trainable", optional_json(o.trainable())},
+          {"seed", optional_json(o.seed())}};
+}
+
+/// The layers in an order that reads as the data flow: TensorNodes keep their order among
+/// themselves, and so do Neurons layers (so a reload draws the same seeds); between the two
+/// lists, a layer goes first once the layers feeding it are written.
+json layers_json(const std::vector<NodePtr>& nodes, const std::vector<EnsemblePtr>& ensembles,
+                 const std::vector<ConnectionPtr>& connections) {
+  std::vector<const void*> tensors, neurons;
+  for (const auto& n : nodes)
+    if (n->kind() == Node::Kind::Tensor) tensors.push_back(n.get());
+  for (const auto& e : ensembles)
+    if (e->options().neurons_layer()) neurons.push_back(e.get());
+  auto object_of = [](const ObjRef& r) -> const void* {
+    return r.node ? static_cast<const void*>(r.node.get()) : static_cast<const void*>(r.ensemble.get());
+  };
+  std::set<const void*> layers(tensors.begin(), tensors.end()), done;
+  layers.insert(neurons.begin(), neurons.end());
+  auto ready = [&](const void* obj) {
+    for (const auto& c : connections)
+      if (object_of(c->post()) == obj) {
+        const void* pre = object_of(c->pre());
+        if (layers.count(pre) && !done.count(pre) && pre != obj) return false;
+      }
+    return true;
+  };
+  json out = json::array();
+  size_t ti = 0, ni = 0;
+  while (ti < tensors.size() || ni < neurons.size()) {
+    const bool t_ok = ti < tensors.size() && ready(tensors[ti]);
+    const bool n_ok = ni < neurons.size() && ready(neurons[ni]);
+    // Tensors first when both (or neither, in a loop) may go.
+    const bool take_tensor = ti < tensors.size() && (t_ok || !n_ok || ni == neurons.size());
+    if (take_tensor) {
+      done.insert(tensors[ti]);
+      out.push_back(tensor_layer_json(*static_cast<const Node*>(tensors[ti++])));
+    } else {
+      done.insert(neurons[ni]);
+      out.push_back(neurons_layer_json(*static_cast<const Ensemble*>(neurons[ni++])));
+    }
+  }
+  return out;
 }
 
 json connection_json(const Connection& c, const std::vector<ConnectionPtr>& connections) {
@@ -196,10 +274,17 @@ json network_spec(const Network& network) {
   if (!network.options().train().empty()) j["train"] = json::parse(network.options().train());
 
   const auto connections = network.all_connections();
+  const auto nodes = network.all_nodes();
+  const auto ensembles = network.all_ensembles();
   j["nodes"] = json::array();
-  for (const auto& n : network.all_nodes()) j["nodes"].push_back(node_json(*n));
+  for (const auto& n : nodes)
+    if (n->kind() != Node::Kind::Tensor) j["nodes"].push_back(node_json(*n));
   j["ensembles"] = json::array();
-  for (const auto& e : network.all_ensembles()) j["ensembles"].push_back(ensemble_json(*e));
+  for (const auto& e : ensembles)
+    if (!e->options().neurons_layer()) j["ensembles"].push_back(ensemble_json(*e));
+  // Only networks with layers have the key, so other specs (and their hashes) are unchanged.
+  auto layers = layers_json(nodes, ensembles, connections);
+  if (!layers.empty()) j["layers"] = std::move(layers);
   j["connections"] = json::array();
   for (const auto& c : connections) j["connections"].push_back(connection_json(*c, connections));
   j["probes"] = json::array();

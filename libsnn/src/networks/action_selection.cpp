@@ -35,6 +35,7 @@ BasalGanglia basal_ganglia(Network& parent, BasalGangliaOptions o) {
   // Every ensemble: radius 1.5, encoders all +1 (Nengo's config for the network).
   EnsembleOptions eo(1, 1);
   eo.radius(1.5).encoders(Choice(torch::ones({1, 1}, torch::kFloat64)));
+  if (o.neuron_type()) eo.neuron_type(o.neuron_type());
   auto array = [&](const std::string& part, const std::string& label, double low) {
     EnsembleOptions e = eo;
     e.intercepts(Uniform(low, 1.0));
@@ -89,6 +90,7 @@ Thalamus thalamus(Network& parent, ThalamusOptions o) {
   Network& net = *th.network;
   EnsembleOptions eo(1, 1);
   eo.intercepts(Uniform(o.threshold(), 1.0)).encoders(Choice(torch::ones({1, 1}, torch::kFloat64)));
+  if (o.neuron_type()) eo.neuron_type(o.neuron_type());
   th.actions = ensemble_array(net, EnsembleArrayOptions(o.n_neurons_per_ensemble(), o.dimensions())
                                        .id(detail::part_id(net, "actions"))
                                        .label("actions")

@@ -12,6 +12,7 @@
 
 #include "runtime/sim_module.h"
 #include "snn/errors.h"
+#include "snn/tensor_node.h"
 
 namespace snn::detail {
 
@@ -152,6 +153,22 @@ std::vector<torch::Tensor> SimModuleImpl::forward_layered(SimState& state, const
                                          x.select(1, x.size(1) == 1 ? 0 : k), B, n.size_out(),
                                          n.describe(), opts_));
             out = torch::stack(ys, 1);
+            break;
+          }
+          case Node::Kind::Tensor: {
+            // All steps at once as (batch * steps, ...); an input that is the same at every
+            // step stays one step, so e.g. a first convolution runs once per call.
+            auto x = node_in[i].defined() ? node_in[i] : torch::zeros({B, 1, n.size_in()}, opts_);
+            const int64_t S = x.size(1);
+            if (n.options().tensor()->pass_time) {
+              std::vector<torch::Tensor> ys;
+              for (int64_t k = 0; k < T; ++k)
+                ys.push_back(tensor_forward(i, time_of(k), x.select(1, S == 1 ? 0 : k)));
+              out = torch::stack(ys, 1);
+            } else {
+              out = tensor_forward(i, time_of(0), x.reshape({B * S, n.size_in()}))
+                        .reshape({B, S, n.size_out()});
+            }
             break;
           }
         }

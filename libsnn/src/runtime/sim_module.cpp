@@ -132,6 +132,7 @@ SimModuleImpl::SimModuleImpl(std::shared_ptr<const Model> model, std::shared_ptr
     conn_filter_.push_back(bc.filter ? std::make_unique<FilterKernel>(*bc.filter, dtype, device)
                                      : nullptr);
   }
+  init_tensor_nodes();
   for (const auto& n : m.nodes)
     node_const_.push_back(n->kind() == Node::Kind::Constant
                               ? n->options().constant().to(opts_).unsqueeze(0)
@@ -154,6 +155,12 @@ void SimModuleImpl::restore_parameters() {
   }
   for (size_t c = 0; c < m.connections.size(); ++c)
     if (weights_[c].defined()) weights_[c].copy_(m.connections[c].weights);
+  for (size_t i = 0; i < node_module_.size(); ++i) {
+    if (!node_module_[i]) continue;
+    size_t k = 0;
+    for (auto& p : node_module_[i]->parameters()) p.copy_(node_initial_[i][k++]);
+    for (auto& b : node_module_[i]->buffers()) b.copy_(node_initial_[i][k++]);
+  }
 }
 
 SimState SimModuleImpl::initial_state(int64_t batch) const {
@@ -348,6 +355,10 @@ std::vector<torch::Tensor> SimModuleImpl::forward_steps(SimState& state, const I
                                   node_in[i].defined() ? node_in[i]
                                                        : torch::zeros({B, n.size_in()}, opts_),
                                   B, n.size_out(), n.describe(), opts_);
+              break;
+            case Node::Kind::Tensor:
+              out = tensor_forward(
+                  i, t, node_in[i].defined() ? node_in[i] : torch::zeros({B, n.size_in()}, opts_));
               break;
           }
         }

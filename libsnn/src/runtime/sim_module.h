@@ -81,6 +81,10 @@ class SimModuleImpl : public torch::nn::Module {
   /// One step of block `bi` in the current mode (straight-through spikes when training in
   /// spiking mode).
   torch::Tensor step_block(size_t bi, double dt, const torch::Tensor& J, NeuronState& st) const;
+  /// Makes and registers the modules of TensorNodes (tensor_nodes.cpp).
+  void init_tensor_nodes();
+  /// Applies TensorNode `i` to x (N, size_in) at time t; returns (N, size_out).
+  torch::Tensor tensor_forward(size_t i, double t, const torch::Tensor& x) const;
   /// Node outputs that do not depend on the step's inputs: data and time-only functions.
   std::vector<torch::Tensor> node_tables(const SimState& state, const Inputs& inputs,
                                          int64_t n_steps) const;
@@ -94,6 +98,8 @@ class SimModuleImpl : public torch::nn::Module {
   torch::TensorOptions opts_;
   std::vector<torch::Tensor> bias_, enc_, gain_, weights_;
   std::vector<torch::Tensor> node_const_;       // (1, size) for constant nodes
+  std::vector<std::shared_ptr<torch::nn::Module>> node_module_;  // TensorNodes' modules
+  std::vector<std::vector<torch::Tensor>> node_initial_;  // their values as built, for reset
   std::vector<torch::Tensor> conn_pre_idx_, conn_post_idx_, conn_post_gain_;
   std::vector<torch::Tensor> probe_idx_, probe_dec_;
   std::vector<std::unique_ptr<FilterKernel>> conn_filter_, probe_filter_;

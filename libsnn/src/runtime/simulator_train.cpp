@@ -212,6 +212,12 @@ History Simulator::fit(const Inputs& x, const Targets& y, FitOptions options) {
               "fit: validation data");
   const int64_t B = im.options.minibatch_size(), N = dp.n_items, T = dp.n_steps;
   const int64_t trunc = options.truncation() > 0 ? options.truncation() : T;
+  // A truncated sequence's earlier segments train only the losses on every sample: "last"
+  // and "mean" losses are about the whole sequence, so they wait for its final segment.
+  DataPlan dp_all = dp;
+  dp_all.losses.clear();
+  for (const auto& [id, pos] : dp.losses)
+    if (im.compiled->losses().at(id).steps() == "all") dp_all.losses.emplace_back(id, pos);
   const auto& opt = im.compiled->optimizer();
   const double base_lr = opt.lr();
   auto set_lr = [&](int64_t epoch) {
@@ -258,14 +264,9 @@ History Simulator::fit(const Inputs& x, const Targets& y, FitOptions options) {
           if (t0 + len == T) {
             loss = batch_loss(im, dp, out, ys, sums, true);
             any = true;
-          } else {
-            bool all_last = true;
-            for (const auto& [id, l] : im.compiled->losses())
-              if (l.steps() == "all") all_last = false;
-            if (!all_last) {
-              loss = batch_loss(im, dp, out, ys, seg, false);
-              any = true;
-            }
+          } else if (!dp_all.losses.empty()) {
+            loss = batch_loss(im, dp_all, out, ys, seg, false);
+            any = true;
           }
           if (any) {
             if (!std::isfinite(loss.item<double>()))

@@ -96,13 +96,12 @@ torch::Tensor compute_loss(const LossOptions& loss, const torch::Tensor& output,
     auto t = float_target(target.to(out.scalar_type()), loss.steps());
     value = -(t * log_probabilities(out, loss.from_logits())).sum(-1).mean();
   } else if (type == "regularize") {
+    // NengoDL's Regularize: the norm of each step's signal (axis unset), or the norm along
+    // an explicit axis of (batch, samples, size), averaged over the remaining axes.
     const double order = static_cast<double>(loss.order());
-    if (loss.axis() < 0)
-      value = out.abs().pow(order).mean();
-    else
-      value = torch::linalg_vector_norm(out, order, std::vector<int64_t>{loss.axis()}, false,
-                                        c10::nullopt)
-                  .mean();
+    const int64_t axis = loss.axis() < 0 ? 2 : loss.axis();
+    value = torch::linalg_vector_norm(out, order, std::vector<int64_t>{axis}, false, c10::nullopt)
+                .mean();
   } else {
     throw SpecError("loss: unknown type \"" + type + "\"");
   }

@@ -1,0 +1,118 @@
+// NengoDL's get_nengo_params / freeze_params: the live (trained) values turned back into the
+// options Nengo builds from, so that a fresh build of the objects gives exactly these values.
+#include "runtime/simulator_impl.h"
+
+namespace snn {
+
+namespace {
+
+torch::Tensor f64_cpu(const torch::Tensor& t) {
+  return t.detach().to(torch::kCPU, torch::kFloat64).contiguous().clone();
+}
+
+/// A function of x returning `n` zeros, kept as an expression so that the network can still
+/// be saved as JSON.
+Function zeros_function(int64_t n) {
+  std::string src;
+  for (int64_t i = 0; i < n; ++i) src += i ? ", 0" : "0";
+  return expr(src);
+}
+
+std::string who(const EnsemblePtr& e) { return e ? e->describe() : std::string("null ensemble"); }
+std::string who(const ConnectionPtr& c) {
+  return c ? c->describe() : std::string("null connection");
+}
+
+/// Probes of an ensemble's decoded value would be solved anew for its trained tuning
+/// curves: they keep the decoders this simulator reads them with.
+void pin_probe_decoders(const detail::Model& model, const EnsemblePtr& ensemble) {
+  for (const auto& bp : model.probes) {
+    const auto& target = bp.probe->target();
+    if (target.kind != ObjRef::Kind::Ensemble || target.ensemble != ensemble ||
+        !bp.decoders.defined())
+      continue;
+    bp.probe->set_options(ProbeOptions(bp.probe->options())
+                              .solver(std::make_shared<NoSolver>(bp.decoders.t().contiguous())));
+  }
+}
+
+}  // namespace
+
+EnsembleOptions Simulator::get_nengo_params(const EnsemblePtr& ensemble) const {
+  const auto& im = *impl_;
+  const auto& index = im.model->ensemble_index;
+  const auto it = ensemble ? index.find(ensemble.get()) : index.end();
+  if (it == index.end())
+    throw SpecError("get_nengo_params: " + who(ensemble) +
+                    " is not part of this simulator's network");
+  const auto& built = im.model->ensembles[it->second];
+  const auto& o = ensemble->options();
+  auto scaled = f64_cpu(im.module->scaled_encoders(it->second));
+  // The build multiplies encoders by gain / radius; dividing it out here makes the rebuild
+  // give the trained scaled encoders. The gain itself is the built one: training changes
+  // the scaled encoders only, and connections into the neurons still use the built gain.
+  auto encoders = scaled * o.radius() / built.gain.unsqueeze(1);
+  const EnsembleOptions defaults(o.n_neurons(), o.dimensions());
+  EnsembleOptions p = o;
+  p.encoders(Init(encoders))
+      .normalize_encoders(false)
+      .gain(Init(built.gain.clone()))
+      .bias(Init(f64_cpu(im.module->bias(it->second))))
+      .max_rates(defaults.max_rates())
+      .intercepts(defaults.intercepts());
+  return p;
+}
+
+ConnectionOptions Simulator::get_nengo_params(const ConnectionPtr& connection) const {
+  const auto& im = *impl_;
+  const auto& index = im.model->connection_index;
+  const auto it = connection ? index.find(connection.get()) : index.end();
+  if (it == index.end())
+    throw SpecError("get_nengo_params: " + who(connection) +
+                    " is not part of this simulator's network");
+  ConnectionOptions p = connection->options();
+  const auto& w = im.module->weights(it->second);
+  if (!w.defined()) return p;  // an identity transform: nothing was trained
+  auto W = f64_cpu(w);
+  if (im.model->connections[it->second].decoded) {
+    // NengoDL's form: W = transform x decoders (post, n_neurons) become the decoders of an
+    // identity connection. NoSolver returns them as they are; the function only sets the
+    // decoded size to the post's (its values, the solver's targets, are ignored).
+    p.solver(std::make_shared<NoSolver>(W.t().contiguous()))
+        .function(zeros_function(W.size(0)))
+        .transform(Init());
+  } else {
+    p.transform(Init(W));  // same shape as the built transform (scalar, vector or matrix)
+  }
+  return p;
+}
+
+void Simulator::freeze_params(const EnsemblePtr& ensemble) {
+  auto params = get_nengo_params(ensemble);  // checks membership
+  ensemble->set_options(std::move(params));
+  pin_probe_decoders(*impl_->model, ensemble);
+}
+
+void Simulator::freeze_params(const ConnectionPtr& connection) {
+  auto params = get_nengo_params(connection);
+  connection->set_options(std::move(params));
+}
+
+void Simulator::freeze_params(const NetworkPtr& network) {
+  if (!network) throw SpecError("freeze_params: network is null");
+  const auto ensembles = network->all_ensembles();
+  const auto connections = network->all_connections();
+  // Everything is checked (and read) before anything changes.
+  std::vector<EnsembleOptions> ens_params;
+  std::vector<ConnectionOptions> conn_params;
+  for (const auto& e : ensembles) ens_params.push_back(get_nengo_params(e));
+  for (const auto& c : connections) conn_params.push_back(get_nengo_params(c));
+  for (size_t i = 0; i < ensembles.size(); ++i) {
+    ensembles[i]->set_options(std::move(ens_params[i]));
+    pin_probe_decoders(*impl_->model, ensembles[i]);
+  }
+  for (size_t i = 0; i < connections.size(); ++i)
+    connections[i]->set_options(std::move(conn_params[i]));
+}
+
+}  // namespace snn
