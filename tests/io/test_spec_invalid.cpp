@@ -54,9 +54,8 @@ const BrokenSpec kBroken[] = {
     {"node output of the wrong type", R"({)" HEAD R"("nodes": [{"id": "a", "output": "abc"}]})",
      R"(/nodes/0/output: expected a number, a list of numbers, {"expr": ...} or a process object, got "abc")"},
     {"process not available",
-     R"({)" HEAD
-     R"("nodes": [{"id": "ws", "output": {"type": "WhiteSignal", "period": 1, "high": 5}}]})",
-     "/nodes/0/output/type: WhiteSignal is not available in this build"},
+     R"({)" HEAD R"("nodes": [{"id": "fn", "output": {"type": "FilteredNoise"}}]})",
+     "/nodes/0/output/type: FilteredNoise is not available in this build"},
     {"unknown variable in an expression",
      R"({)" HEAD R"("nodes": [{"id": "f", "output": {"expr": "y + 1"}}]})",
      R"(/nodes/0/output/expr: expression "y + 1": unknown variable "y")"},
@@ -104,8 +103,8 @@ const BrokenSpec kBroken[] = {
      "/ensembles/0/encoders: expected a rectangular list of numbers"},
     {"noise",
      R"({)" HEAD
-     R"("ensembles": [{"id": "e", "n_neurons": 2, "dimensions": 1, "noise": {"type": "WhiteNoise"}}]})",
-     "/ensembles/0/noise: noise processes are not available in this build"},
+     R"("ensembles": [{"id": "e", "n_neurons": 2, "dimensions": 1, "noise": {"type": "WhiteSignal", "period": 1, "high": 0.5}}]})",
+     "/ensembles/0/noise/high: expected high >= 1/period = 1 Hz"},
     {"dangling reference",
      R"({)" HEAD NODES ", " ENS R"(, "connections": [{"pre": "foo", "post": "b"}]})",
      R"(/connections/0/pre: no object "foo" (nodes: a, b; ensembles: c))"},
@@ -123,10 +122,10 @@ const BrokenSpec kBroken[] = {
     {"transform size mismatch",
      R"({)" HEAD NODES R"(, "connections": [{"pre": "a", "post": "b", "transform": [[1, 2]]}]})",
      R"(/connections/0: connection "c0" (a -> b): expected a transform of shape (1, 1) [post][pre], got [1, 2])"},
-    {"sparse transform",
+    {"sparse transform without indices",
      R"({)" HEAD NODES
      R"(, "connections": [{"pre": "a", "post": "b", "transform": {"type": "Sparse", "shape": [1, 1]}}]})",
-     R"(/connections/0/transform: transform type "Sparse" is not available in this build)"},
+     R"(/connections/0/transform/indices: missing ([[row, col], ...]))"},
     {"slice index out of range",
      R"({)" HEAD NODES R"(, "connections": [{"pre": {"ref": "a", "slice": [5]}, "post": "b"}]})",
      "/connections/0/pre/slice: slice index 5 is out of range for size 1"},
@@ -164,8 +163,8 @@ const BrokenSpec kBroken[] = {
      R"(/connections/0/trainable: expected true or false, got "yes")"},
     {"learning rule",
      R"({)" HEAD NODES ", " ENS
-     R"(, "connections": [{"pre": "c", "post": "b", "learning_rule": {"type": "PES"}}]})",
-     R"(/connections/0/learning_rule: learning rule "PES" is not available in this build)"},
+     R"(, "connections": [{"pre": "c", "post": "b", "learning_rule": {"type": "Hebb"}}]})",
+     R"(/connections/0/learning_rule/type: unknown learning rule "Hebb")"},
     {"connection position out of range",
      R"({)" HEAD NODES
      R"(, "connections": [{"pre": "a", "post": "b"}], "probes": [{"target": {"connection": 3}, "attr": "weights"}]})",
@@ -186,7 +185,7 @@ const BrokenSpec kBroken[] = {
     {"layers", R"({)" HEAD R"("layers": [{"id": "c1", "type": "Conv2D", "filters": 32}]})",
      R"(/layers/0/shape_in: missing, and the size of the input cannot be inferred from the connections into "c1" (give it))"},
     {"networks", R"({)" HEAD R"("networks": [{"id": "ea", "type": "EnsembleArray"}]})",
-     R"(/networks/0: network type "EnsembleArray" is not available in this build)"},
+     R"(/networks/0: missing required key "n_neurons")"},
     {"train not an object", R"({)" HEAD R"("train": [1]})", "/train: expected an object, got [1]"},
 };
 

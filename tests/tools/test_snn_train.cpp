@@ -22,13 +22,19 @@
 #include <torch/torch.h>
 
 #include "conformance/conformance_support.h"
+#include "tools/tool_support.h"
 #include "snn/io.h"
 #include "snn/simulator.h"
 #include "snn/spec.h"
 
 using Catch::Matchers::Contains;
 using Catch::Matchers::StartsWith;
+using snn::testing::quote;
+using snn::testing::run_tool;
+using snn::testing::slurp;
 using snn::testing::TempDir;
+using snn::testing::ToolResult;
+using snn::testing::write_text;
 
 namespace {
 
@@ -36,49 +42,6 @@ namespace fs = std::filesystem;
 
 const std::string kTrain = SNN_TOOLS_DIR "/snn-train";
 const std::string kRun = SNN_TOOLS_DIR "/snn-run";
-
-struct ToolResult {
-  int code = -1;
-  std::string out, err;
-  std::vector<std::string> err_lines() const {
-    std::vector<std::string> lines;
-    std::istringstream s(err);
-    for (std::string l; std::getline(s, l);) lines.push_back(l);
-    return lines;
-  }
-};
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void write_text(const std::string& path, const std::string& text) {
-  std::ofstream f(path);
-  f << text;
-}
-
-std::string quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
-/// Runs `tool` with `args` (shell words) in `cwd`, capturing stdout and stderr.
-ToolResult run_tool(const std::string& tool, const std::string& args, const std::string& cwd) {
-  static TempDir logs("snn_train_logs");
-  static int n = 0;
-  const std::string out = logs.file("out" + std::to_string(n) + ".txt");
-  const std::string err = logs.file("err" + std::to_string(n++) + ".txt");
-  const std::string cmd = "cd " + quote(cwd) + " && " + quote(tool) + " " + args + " >" +
-                          quote(out) + " 2>" + quote(err);
-  const int status = std::system(cmd.c_str());
-  ToolResult r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = slurp(out);
-  r.err = slurp(err);
-  return r;
-}
 
 bool have_fashion_mnist() {
   const char* env = std::getenv("SNN_FASHION_MNIST_DIR");

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "snn/learning_rules.h"
 #include "snn/networks.h"
 #include "snn/neurons.h"
 
@@ -46,6 +47,18 @@ snn::NetworkPtr build_benchmark(const NetworkArgs& a) {
     net->connect(inp_a, cc.input_a);
     net->connect(inp_b, cc.input_b);
     net->probe(cc.output, snn::ProbeOptions().id("p"));
+  } else if (a.name == "pes") {
+    // A decoded connection learning with PES to output the (constant) input: error =
+    // input - output, the reverse of Nengo's usual sign convention, as the benchmark has it.
+    auto e = benchmark_ensemble(type, true);
+    auto inp = net->node(snn::NodeOptions().id("inp").output(std::vector<double>(d, 1.0)));
+    auto pre = net->ensemble(e.n_neurons(n * d).dimensions(d).id("pre"));
+    auto post = net->node(snn::NodeOptions().id("post").size_in(d));
+    net->connect(inp, pre);
+    auto conn = net->connect(pre, post, snn::ConnectionOptions().learning_rule(snn::PES::make()));
+    net->connect(post, snn::ObjRef::learning_rule(conn), snn::ConnectionOptions().transform(-1.0));
+    net->connect(inp, snn::ObjRef::learning_rule(conn));
+    net->probe(post, snn::ProbeOptions().id("p"));
   } else if (a.name == "basal_ganglia") {
     auto inp = net->node(snn::NodeOptions().id("inp").output(std::vector<double>(d, 1.0)));
     snn::BasalGangliaOptions bo(d);

@@ -17,7 +17,7 @@ struct NetworkArgs {
   int64_t connections_per_ensemble = 5;  // random_network
 };
 
-/// The network `args.name` (integrator, cconv, basal_ganglia, random_network) with its probe
+/// The network `args.name` (integrator, cconv, basal_ganglia, pes, random_network) with its probe
 /// "p"; throws std::invalid_argument for an unknown name.
 snn::NetworkPtr build_benchmark(const NetworkArgs& args);
 

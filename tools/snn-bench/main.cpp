@@ -2,7 +2,7 @@
 //
 //     snn-bench mnist [--neurons 512] [--steps 10] [--eval-steps 50] [--minibatch 64]
 //                     [--batches 20] [--device cpu] [--json]
-//     snn-bench integrator|cconv|basal_ganglia|random_network [--dimensions 128]
+//     snn-bench integrator|cconv|basal_ganglia|pes|random_network [--dimensions 128]
 //                     [--neurons-per-d 64] [--neuron-type RectifiedLinear] [--steps 150]
 //                     [--minibatch 1] [--train] [--json]
 //
@@ -16,9 +16,8 @@
 // layer per step; spiking-mode training through its spikes with the LIF rate's derivative
 // straight through), and the ratio libsnn / baseline. Timings are medians of 3 repeats.
 //
-// NengoDL's benchmark networks (integrator, cconv, basal_ganglia, random_network; see
-// bench_networks.cpp) report their build time and steps/s; pes needs the PES learning rule
-// and is refused for now.
+// NengoDL's benchmark networks (integrator, cconv, basal_ganglia, pes, random_network; see
+// bench_networks.cpp) report their build time and steps/s.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -314,7 +313,7 @@ int main(int argc, char** argv) {
   Args a;
   CLI::App app{"snn-bench: libsnn throughput next to a naive LibTorch baseline"};
   app.add_option("name", a.name,
-                 "benchmark: mnist, integrator, cconv, basal_ganglia, random_network")
+                 "benchmark: mnist, integrator, cconv, basal_ganglia, pes, random_network")
       ->required();
   app.add_option("--neurons", a.neurons, "mnist: hidden LIF neurons")->check(CLI::PositiveNumber);
   app.add_option("--steps", a.steps,
@@ -359,7 +358,7 @@ int main(int argc, char** argv) {
       if (a.minibatch < 0) a.minibatch = 64;
       return run_mnist(a);
     }
-    const std::vector<std::string> networks = {"integrator", "cconv", "basal_ganglia",
+    const std::vector<std::string> networks = {"integrator", "cconv", "basal_ganglia", "pes",
                                                "random_network"};
     if (std::find(networks.begin(), networks.end(), a.name) != networks.end()) {
       if (a.steps < 0) a.steps = 150;
@@ -367,13 +366,8 @@ int main(int argc, char** argv) {
       a.network.name = a.name;
       return run_network(a);
     }
-    if (a.name == "pes") {
-      std::cerr << "snn-bench: pes needs the PES learning rule, which this build does not "
-                   "have yet\n";
-      return 2;
-    }
     std::cerr << "snn-bench: unknown benchmark \"" << a.name
-              << "\" (known: mnist, integrator, cconv, basal_ganglia, random_network)\n";
+              << "\" (known: mnist, integrator, cconv, basal_ganglia, pes, random_network)\n";
     return 2;
   } catch (const snn::SpecError& e) {
     std::cerr << "snn-bench: " << e.what() << "\n";

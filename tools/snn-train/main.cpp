@@ -29,24 +29,20 @@
 #include <torch/cuda.h>
 #include <torch/torch.h>
 
+#include "common/cli_support.h"
 #include "snn/snn.h"
 
 namespace {
 
 namespace fs = std::filesystem;
+using snn::cli::first_line;
+using snn::cli::parse_device;
+using snn::cli::RunError;
+using snn::cli::UsageError;
 using nlohmann::json;
 
 constexpr int kExitRunFailed = 1;
 constexpr int kExitUsage = 2;
-
-/// Bad flags or flag combinations found after parsing (exit 2).
-struct UsageError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-/// A failure of the run itself that is not a libsnn error (exit 1).
-struct RunError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
 
 /// Everything the command line says.
 struct Args {
@@ -68,46 +64,8 @@ struct Args {
   bool quiet = false;
 };
 
-/// One line, whatever the message holds (LibTorch's carry a backtrace after a newline).
-std::string first_line(const std::string& message) {
-  return message.substr(0, message.find('\n'));
-}
-
-int fail(int code, const std::string& message) {
-  std::cerr << "snn-train: " << first_line(message) << std::endl;
-  return code;
-}
-
-void require_spec_file(const std::string& path) {
-  std::error_code ec;
-  if (!fs::exists(path, ec)) throw UsageError(path + ": no such file");
-  if (fs::is_directory(path, ec))
-    throw UsageError(path + ": expected a spec file, got a directory");
-}
-
-torch::Device parse_device(const std::string& text) {
-  std::optional<torch::Device> device;
-  try {
-    device = torch::Device(text);
-  } catch (const c10::Error&) {
-  }
-  if (!device || (!device->is_cpu() && !device->is_cuda())) {
-    throw UsageError("--device: expected cpu, cuda or cuda:<index>, got \"" + text + "\"");
-  }
-  if (device->is_cuda()) {
-    if (!torch::cuda::is_available()) {
-      throw RunError("--device " + text +
-                     ": CUDA is not available (this LibTorch has no CUDA support or no GPU "
-                     "is visible)");
-    }
-    const auto count = static_cast<int64_t>(torch::cuda::device_count());
-    if (device->has_index() && device->index() >= count) {
-      throw RunError("--device " + text + ": expected a CUDA device index below " +
-                     std::to_string(count) + ", got " + std::to_string(device->index()));
-    }
-  }
-  return *device;
-}
+int fail(int code, const std::string& message) { return snn::cli::fail("snn-train", code, message); }
+void require_spec_file(const std::string& path) { snn::cli::require_input_file(path); }
 
 std::string shape_of(const torch::Tensor& t) {
   return c10::str(t.sizes());

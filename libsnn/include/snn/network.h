@@ -32,6 +32,12 @@ class Connection;
 class Probe;
 class Network;
 struct TensorFunction;  // snn/tensor_node.h
+struct Convolution;     // snn/transforms.h
+struct Sparse;          // snn/transforms.h
+class Process;          // snn/processes.h
+class LearningRule;     // snn/learning_rules.h
+using ProcessPtr = std::shared_ptr<const Process>;
+using LearningRulePtr = std::shared_ptr<const LearningRule>;
 using NodePtr = std::shared_ptr<Node>;
 using EnsemblePtr = std::shared_ptr<Ensemble>;
 using ConnectionPtr = std::shared_ptr<Connection>;
@@ -88,15 +94,19 @@ struct Slice {
 };
 
 /// A reference to what a Connection or Probe attaches to: a node, an ensemble (its decoded
-/// value), the neurons of an ensemble, or a connection (for weights probes), with a slice.
+/// value), the neurons of an ensemble, a connection (for weights probes) or a connection's
+/// learning rule (the target of an error connection), with a slice.
 class ObjRef {
  public:
-  enum class Kind { None, Node, Ensemble, Neurons, Connection };
+  enum class Kind { None, Node, Ensemble, Neurons, Connection, LearningRule };
   ObjRef() = default;
   ObjRef(NodePtr node);              // NOLINT: implicit by design
   ObjRef(EnsemblePtr ensemble);      // NOLINT
   ObjRef(ConnectionPtr connection);  // NOLINT
   static ObjRef neurons(EnsemblePtr ensemble);
+  /// The learning rule of `connection` (Nengo's `conn.learning_rule`): connect an error
+  /// signal to it.
+  static ObjRef learning_rule(ConnectionPtr connection);
 
   /// The same object with a slice applied (slicing a slice is not supported).
   ObjRef operator[](Slice s) const;
@@ -135,6 +145,9 @@ struct NodeOptions {
   NodeOptions& output(std::vector<double> v);
   NodeOptions& output(torch::Tensor v);
   NodeOptions& output(Function f);
+  /// A process (WhiteSignal, WhiteNoise, PresentInput, Piecewise: snn/processes.h).
+  NodeOptions& output(ProcessPtr p);
+  const ProcessPtr& process() const { return process_; }
   /// The constant output (float64 1-D), undefined unless constant.
   const torch::Tensor& constant() const { return constant_; }
   const Function& function() const { return function_; }
@@ -142,11 +155,12 @@ struct NodeOptions {
  private:
   torch::Tensor constant_;
   Function function_;
+  ProcessPtr process_;
 };
 
 class Node {
  public:
-  enum class Kind { Constant, Function, PassThrough, Input, Tensor };
+  enum class Kind { Constant, Function, PassThrough, Input, Tensor, Process };
   /// Validates the options and infers size_out; throws SpecError naming the node.
   explicit Node(NodeOptions options);
   const std::string& id() const { return options_.id(); }
@@ -193,6 +207,8 @@ struct EnsembleOptions {
   /// Made by snn::Layer(neuron_type) or a spec's `Neurons` layer (gain 1, bias 0, one
   /// dimension): saved back as that layer, whose id names the neurons.
   TORCH_ARG(bool, neurons_layer) = false;
+  /// A process added to the neurons' input current every step (Nengo's `noise`).
+  TORCH_ARG(ProcessPtr, noise);
 
  public:
   EnsembleOptions& neuron_type(NeuronTypePtr t) {
@@ -243,6 +259,11 @@ struct ConnectionOptions {
   /// Empty: identity. A scalar, a vector (elementwise), a matrix [post][pre] or a
   /// distribution sampled with shape (size_out, size_mid).
   TORCH_ARG(Init, transform);
+  /// Instead of `transform`: Nengo's Convolution or Sparse transform (snn/transforms.h).
+  TORCH_ARG(std::shared_ptr<const Convolution>, convolution);
+  TORCH_ARG(std::shared_ptr<const Sparse>, sparse);
+  /// An online learning rule (PES, BCM, Oja, Voja: snn/learning_rules.h).
+  TORCH_ARG(LearningRulePtr, learning_rule);
   /// Computed on the (sliced) pre value; from an ensemble it is solved with the NEF.
   TORCH_ARG(Function, function);
   TORCH_ARG(SolverPtr, solver) = std::make_shared<LstsqL2>();
@@ -364,6 +385,10 @@ struct NetworkOptions {
   /// The spec's `train` block (snn-train's defaults) as JSON text; empty when none. Kept so
   /// that a loaded spec saves back whole.
   TORCH_ARG(std::string, train);
+  /// For a networks-library sub-network (EnsembleArray, Product, ...): its entry of a spec's
+  /// `networks` list as JSON text, written by the library function. Saving writes the entry
+  /// back instead of the parts it made.
+  TORCH_ARG(std::string, library_spec);
 };
 
 class Network : public std::enable_shared_from_this<Network> {
@@ -380,6 +405,9 @@ class Network : public std::enable_shared_from_this<Network> {
   NetworkPtr network(NetworkOptions options = {});
 
   const NetworkOptions& options() const { return options_; }
+  /// Records the spec entry a networks-library network was made from
+  /// (NetworkOptions::library_spec); the spec loader and the library functions call it.
+  void set_library_spec(std::string spec) { options_.library_spec(std::move(spec)); }
   NetworkSettings& settings() { return settings_; }
   const NetworkSettings& settings() const { return settings_; }
   const std::string& label() const { return options_.label(); }
@@ -404,6 +432,8 @@ class Network : public std::enable_shared_from_this<Network> {
   EnsemblePtr find_ensemble(const std::string& id) const;
   ConnectionPtr find_connection(const std::string& id) const;
   ProbePtr find_probe(const std::string& id) const;
+  /// Whether some object of the tree (of any kind) already has this id.
+  bool has_id(const std::string& id) const;
 
  private:
   struct IdSpace;

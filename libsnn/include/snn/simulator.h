@@ -107,8 +107,8 @@ class Simulator {
   /// Trains the compiled losses. Inputs (N, steps, size) or (N, size); targets as `Targets`.
   /// Spiking neurons run as their rate twins (settings.training_mode "rate") or through
   /// their spikes with surrogate gradients ("spiking"). Data are split into minibatches of
-  /// the simulator's minibatch size (the last one may be smaller), each run from the
-  /// simulator's current state without changing it.
+  /// the simulator's minibatch size (the last one may be smaller), each run from the built
+  /// initial state (as after reset()); the simulator's own state is left unchanged.
   History fit(const Inputs& x, const Targets& y, FitOptions options = {});
   /// Loss and metrics of the compiled losses on data, in inference mode (spikes):
   /// "loss", "<probe>_loss", "<probe>_accuracy".

@@ -123,8 +123,8 @@ class Nnls : public Solver {
   bool weights_;
 };
 
-/// Given decoders, no solving (Nengo's NoSolver): `values` (n_neurons, d), or zeros when
-/// undefined. The build checks the shape against the connection.
+/// Given decoders, no solving (Nengo's NoSolver): `values` (n_neurons, d) or 0-d (one value
+/// for all), or zeros when undefined. The build checks the shape against the connection.
 class NoSolver : public Solver {
  public:
   explicit NoSolver(torch::Tensor values = {}, bool weights = false)

@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include "build/model.h"
+#include "build/processes_internal.h"
 #include "snn/errors.h"
 #include "snn/tensor_node.h"
 
@@ -194,10 +195,13 @@ Model build_model(const Network& net, double dt, std::optional<uint32_t> seed) {
     model.node_index[n.get()] = i;
     const auto& tf = n->options().tensor();
     model.node_seed.push_back(tf && tf->seed ? *tf->seed : seeds.of.at(n.get()));
+    if (const auto& p = n->options().process()) check_process(*p, dt, n->size_out(), n->describe());
   }
   for (const auto& e : net.all_ensembles()) {
     model.ensemble_index[e.get()] = model.ensembles.size();
     model.ensembles.push_back(build_ensemble(e, seeds.of.at(e.get())));
+    if (const auto& p = e->options().noise())
+      check_process(*p, dt, e->n_neurons(), e->describe() + " noise");
   }
 
   auto check_member = [&](const ObjRef& r, const std::string& who, const char* end) {
@@ -231,7 +235,25 @@ Model build_model(const Network& net, double dt, std::optional<uint32_t> seed) {
     const auto& o = c->options();
 
     torch::Tensor transform;
-    if (!o.transform().empty()) {
+    if (o.convolution() || o.sparse()) {
+      // Sampled from the connection's generator where Nengo samples its transform; the
+      // kernel (values) become the trainable weights, decoders stay separate.
+      try {
+        if (o.convolution()) {
+          b.conv = o.convolution();
+          b.weights = b.conv->sample(rng);
+        } else {
+          b.sparse = o.sparse();
+          b.weights = b.sparse->sample(rng);
+          for (const auto& [r, col] : b.sparse->indices()) {
+            b.sparse_rows.push_back(r);
+            b.sparse_cols.push_back(col);
+          }
+        }
+      } catch (const SpecError& e) {
+        throw BuildError(name + ": " + e.what());
+      }
+    } else if (!o.transform().empty()) {
       transform = o.transform().get(post_size, c->size_mid(), rng).to(kF64);
       if (o.transform().is_distribution() && transform.dim() != 2)
         throw BuildError(name + ": the transform distribution gave shape " +
@@ -253,7 +275,9 @@ Model build_model(const Network& net, double dt, std::optional<uint32_t> seed) {
                           : b.eval_points.index_select(1, torch::tensor(b.pre_index, torch::kLong));
       auto targets = o.function() ? apply_function(o.function(), x, name) : x;
       b.decoders = solve_decoders(pre, b.eval_points, targets, *o.solver(), rng, name);
-      if (!transform.defined()) {
+      if (b.conv || b.sparse) {
+        // b.weights already holds the kernel / values, applied after the decoders.
+      } else if (!transform.defined()) {
         b.weights = b.decoders;
       } else if (transform.dim() == 0) {
         b.weights = transform * b.decoders;
@@ -262,13 +286,14 @@ Model build_model(const Network& net, double dt, std::optional<uint32_t> seed) {
       } else {
         b.weights = torch::mm(transform, b.decoders);
       }
-    } else {
+    } else if (!b.conv && !b.sparse) {
       b.weights = transform;
     }
     if (o.synapse()) b.filter = o.synapse()->discretize(dt);
     model.connection_index[c.get()] = model.connections.size();
     model.connections.push_back(std::move(b));
   }
+  build_learning_rules(model);
 
   for (const auto& p : net.all_probes()) {
     const auto name = p->describe();

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "build/neuron_types_spiking_internal.h"
 #include "snn/errors.h"
 #include "snn/neurons.h"
 
@@ -129,6 +130,11 @@ Registry& registry() {
                                               .reset_voltage(p["reset_voltage"])
                                               .reset_recovery(p["reset_recovery"]));
     };
+    for (const char* name : {"RegularSpiking", "StochasticSpiking", "PoissonSpiking"})
+      reg->factories[name] = [type = std::string(name)](const nlohmann::json& j,
+                                                        const std::string& path) {
+        return detail::rates_to_spikes_from_json(type, j, path);
+      };
     return reg;
   }();
   return *r;

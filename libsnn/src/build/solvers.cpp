@@ -228,6 +228,10 @@ nlohmann::json NoSolver::to_json() const {
     return j;
   }
   auto v = as_f64(values);
+  if (v.dim() == 0) {  // one value for every decoder
+    j["values"] = v.item<double>();
+    return j;
+  }
   nlohmann::json rows = nlohmann::json::array();
   for (int64_t i = 0; i < v.size(0); ++i) {
     nlohmann::json row = nlohmann::json::array();
@@ -241,6 +245,7 @@ nlohmann::json NoSolver::to_json() const {
 torch::Tensor NoSolver::solve(const torch::Tensor& A, const torch::Tensor& Y) const {
   const int64_t n = A.size(1), d = Y.dim() == 1 ? 1 : Y.size(1);
   if (!values.defined()) return torch::zeros({n, d}, kF64);
+  if (values.dim() == 0) return as_f64(values).expand({n, d}).clone();
   if (values.dim() != 2 || values.size(0) != n || values.size(1) != d)
     throw BuildError("NoSolver: expected values of shape (" + std::to_string(n) + ", " +
                      std::to_string(d) + ") (n_neurons, size of the decoded value), got " +
@@ -293,8 +298,12 @@ SolverPtr solver_from_json(const nlohmann::json& j, const std::string& path) {
     } else if (type == "NoSolver" && key == "values") {
       if (v.is_null()) continue;
       const std::string at = where + "/values";
+      if (v.is_number()) {  // the same value for every decoder (NengoDL's benchmarks: ones)
+        values = torch::tensor(v.get<double>(), kF64);
+        continue;
+      }
       if (!v.is_array() || v.empty() || !v[0].is_array() || v[0].empty())
-        throw SpecError(at + ": expected a matrix [n_neurons][dimensions] or null, got " +
+        throw SpecError(at + ": expected a matrix [n_neurons][dimensions], a number or null, got " +
                         v.dump().substr(0, 80));
       const size_t cols = v[0].size();
       std::vector<double> flat;

@@ -27,11 +27,15 @@ Plan make_plan(const Model& model) {
   std::vector<int> indeg(n_obj, 0), indeg_all(n_obj, 0);
   for (size_t ci = 0; ci < model.connections.size(); ++ci) {
     const auto& c = *model.connections[ci].connection;
-    const size_t pre = vertex_of(c.pre()), post = vertex_of(c.post());
+    const size_t pre = vertex_of(c.pre());
     if (pre < n_nodes)
       plan.node_outgoing[pre].push_back(ci);
     else
       plan.ensemble_outgoing[pre - n_nodes].push_back(ci);
+    // An error connection feeds a learning rule, which updates after every object of the
+    // step has run: it orders nothing.
+    if (c.post().kind == ObjRef::Kind::LearningRule) continue;
+    const size_t post = vertex_of(c.post());
     if (!model.connections[ci].filter) {
       succ[pre].push_back(post);
       ++indeg[post];
@@ -95,7 +99,8 @@ Plan make_plan(const Model& model) {
         if (--indeg_all[w] == 0) q.push_back(w);
       }
     }
-    plan.feed_forward = seen == n_obj;
+    // Learned weights change from step to step: only the step loop updates them.
+    plan.feed_forward = seen == n_obj && model.learning_rules.empty();
     if (plan.feed_forward) level = level_all;
   }
 

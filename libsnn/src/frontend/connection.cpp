@@ -3,7 +3,9 @@
 #include <torch/torch.h>
 
 #include "snn/errors.h"
+#include "snn/learning_rules.h"
 #include "snn/network.h"
+#include "snn/transforms.h"
 
 namespace snn {
 
@@ -31,13 +33,70 @@ void Connection::set_options(ConnectionOptions o) {
   }
 }
 
+// Nengo's ConnectionLearningRuleTypeParam checks, plus what an error connection needs.
+namespace {
+void validate_learning(const ObjRef& pre_, const ObjRef& post_, const ConnectionOptions& options_,
+                       const std::string& name) {
+  using K = ObjRef::Kind;
+  if (post_.kind == K::LearningRule) {
+    const auto& target = *post_.connection;
+    const auto& rule = target.options().learning_rule();
+    if (!rule)
+      throw SpecError(name + ": its post is the learning rule of " + target.describe() +
+                      ", which has none (set ConnectionOptions::learning_rule)");
+    if (post_.size_in() == 0)
+      throw SpecError(name + ": the " + rule->type() + " rule of " + target.describe() +
+                      " takes no error input (only PES and Voja do)");
+    if (options_.learning_rule())
+      throw SpecError(name + ": a connection into a learning rule cannot learn itself");
+  }
+  const auto& rule = options_.learning_rule();
+  if (!rule) return;
+  const std::string what = name + ": learning rule " + rule->type();
+  if (post_.kind == K::LearningRule)
+    throw SpecError(what + ": a connection into a learning rule cannot learn itself");
+  if (options_.convolution() || options_.sparse())
+    throw SpecError(what + " needs a dense transform, not a Convolution or Sparse one");
+  const auto& tr = options_.transform();
+  const bool matrix = !tr.empty() && (tr.is_distribution() || tr.literal().dim() == 2);
+  switch (rule->modifies()) {
+    case LearningRule::Modifies::Decoders:  // PES
+      if (pre_.kind != K::Ensemble && pre_.kind != K::Neurons)
+        throw SpecError(what + ": pre must be an ensemble (decoded) or neurons, got " +
+                        pre_.describe());
+      if (pre_.kind == K::Neurons && !matrix)
+        throw SpecError(what + ": a connection from neurons needs a 2-D transform matrix "
+                               "[post][pre neurons] for PES to change");
+      break;
+    case LearningRule::Modifies::Weights:  // BCM, Oja
+      if (pre_.kind != K::Neurons || post_.kind != K::Neurons)
+        throw SpecError(what + " changes neuron-to-neuron weights: connect neurons to neurons "
+                               "(got " + pre_.describe() + " -> " + post_.describe() + ")");
+      if (!pre_.slice.is_all() || !post_.slice.is_all())
+        throw SpecError(what + ": the pre and post neurons cannot be sliced");
+      if (!matrix)
+        throw SpecError(what + ": needs a 2-D transform of shape (" +
+                        std::to_string(post_.ensemble->n_neurons()) + ", " +
+                        std::to_string(pre_.ensemble->n_neurons()) + ")");
+      break;
+    case LearningRule::Modifies::Encoders:  // Voja
+      if (post_.kind != K::Ensemble)
+        throw SpecError(what + " changes the post ensemble's encoders: post must be an "
+                               "ensemble, got " + post_.describe());
+      if (!post_.slice.is_all()) throw SpecError(what + ": the post ensemble cannot be sliced");
+      break;
+  }
+}
+}  // namespace
+
 void Connection::validate() {
   const auto name = describe();
   using K = ObjRef::Kind;
-  if (pre_.kind == K::None || pre_.kind == K::Connection)
+  if (pre_.kind == K::None || pre_.kind == K::Connection || pre_.kind == K::LearningRule)
     throw SpecError(name + ": pre must be a node, an ensemble or neurons");
   if (post_.kind == K::None || post_.kind == K::Connection)
-    throw SpecError(name + ": post must be a node, an ensemble or neurons");
+    throw SpecError(name + ": post must be a node, an ensemble, neurons or a learning rule");
+  validate_learning(pre_, post_, options_, name);
   if (post_.kind == K::Node && post_.node->size_in() == 0)
     throw SpecError(name + ": " + post_.node->describe() +
                     " has size_in 0 and cannot receive connections");
@@ -73,7 +132,29 @@ void Connection::validate() {
   }
 
   const auto& tr = options_.transform();
-  if (tr.empty()) {
+  const auto& conv = options_.convolution();
+  const auto& sparse = options_.sparse();
+  if (conv || sparse) {
+    if (conv && sparse)
+      throw SpecError(name + ": set either a Convolution or a Sparse transform, not both");
+    if (!tr.empty())
+      throw SpecError(name + ": a " + std::string(conv ? "Convolution" : "Sparse") +
+                      " transform replaces `transform`; set only one of them");
+    if (conv) conv->validate(name);
+    else sparse->validate(name);
+    const int64_t in = conv ? conv->size_in() : sparse->size_in();
+    const int64_t out = conv ? conv->size_out() : sparse->size_out();
+    const std::string what = conv ? "the Convolution's input_shape (size " : "the Sparse matrix's "
+                                                                             "cols (";
+    if (in != size_mid_)
+      throw SpecError(name + ": " + what + std::to_string(in) + ") does not match the pre value (" +
+                      std::to_string(size_mid_) + " dims)");
+    if (out != post_size)
+      throw SpecError(name + ": the " + std::string(conv ? "Convolution's output (size "
+                                                         : "Sparse matrix's rows (") +
+                      std::to_string(out) + ") does not match the post (" +
+                      std::to_string(post_size) + " dims)");
+  } else if (tr.empty()) {
     if (size_mid_ != post_size)
       throw SpecError(name + ": without a transform, the pre value (" + std::to_string(size_mid_) +
                       " dims) must match the post (" + std::to_string(post_size) + " dims)");
@@ -139,8 +220,21 @@ void Probe::validate() {
     throw SpecError(name + ": expected sample_every > 0");
   switch (target_.kind) {
     case K::None: throw SpecError(name + ": probe target is missing");
-    case K::Node:
+    case K::LearningRule:
+      throw SpecError(name + ": probing a learning rule is not supported; probe its "
+                             "connection's \"weights\" (or the post ensemble's "
+                             "\"scaled_encoders\" for Voja)");
     case K::Ensemble:
+      if (attr == "scaled_encoders") {
+        // The encoders scaled by gain / radius, flattened (n_neurons * dimensions); Voja
+        // changes them while the simulation runs.
+        if (!target_.slice.is_all())
+          throw SpecError(name + ": a scaled_encoders probe cannot be sliced");
+        size_ = target_.ensemble->n_neurons() * target_.ensemble->dimensions();
+        return;
+      }
+      [[fallthrough]];
+    case K::Node:
       if (attr != "output" && attr != "decoded_output" && attr != "input")
         throw SpecError(name + ": cannot probe \"" + attr + "\" of " + target_.describe() +
                         " (expected output or input)");
@@ -165,7 +259,12 @@ void Probe::validate() {
   if (target_.kind == K::Connection) {
     const auto& c = *target_.connection;
     const int64_t post = static_cast<int64_t>(c.post().slice.resolve(c.post().size_in()).size());
-    if (c.pre().kind == K::Ensemble) {
+    if (const auto& conv = c.options().convolution()) {  // the kernel, flattened
+      size_ = 1;
+      for (auto k : conv->kernel_shape()) size_ *= k;
+    } else if (const auto& sp = c.options().sparse()) {  // the values, one per index
+      size_ = static_cast<int64_t>(sp->indices().size());
+    } else if (c.pre().kind == K::Ensemble) {
       size_ = post * c.pre().ensemble->n_neurons();
     } else {
       const auto& tr = c.options().transform();

@@ -37,6 +37,8 @@ std::string Network::take_id(const std::string& wanted, const std::string& prefi
   }
 }
 
+bool Network::has_id(const std::string& id) const { return ids_->used.count(id) > 0; }
+
 NodePtr Network::node(NodeOptions o) {
   std::string id = o.id();
   o.id(id.empty() ? "node_?" : id);  // a readable name for messages during validation

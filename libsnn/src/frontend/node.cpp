@@ -3,6 +3,7 @@
 
 #include "snn/errors.h"
 #include "snn/network.h"
+#include "snn/processes.h"
 #include "snn/tensor_node.h"
 
 namespace snn {
@@ -16,11 +17,21 @@ NodeOptions& NodeOptions::output(std::vector<double> v) {
 NodeOptions& NodeOptions::output(torch::Tensor v) {
   constant_ = v.to(torch::kFloat64).flatten().contiguous();
   function_ = Function();
+  process_.reset();
   return *this;
 }
 NodeOptions& NodeOptions::output(Function f) {
   function_ = std::move(f);
   constant_ = torch::Tensor();
+  process_.reset();
+  return *this;
+}
+NodeOptions& NodeOptions::output(ProcessPtr p) {
+  process_ = std::move(p);
+  if (process_) {
+    constant_ = torch::Tensor();
+    function_ = Function();
+  }
   return *this;
 }
 
@@ -35,7 +46,7 @@ Node::Node(NodeOptions o) : options_(std::move(o)) {
     kind_ = Kind::Tensor;
     if (!tf->make || !tf->forward)
       throw SpecError(name + ": a TensorNode needs a module (TensorNodeOptions::module)");
-    if (options_.constant().defined() || options_.function())
+    if (options_.constant().defined() || options_.function() || options_.process())
       throw SpecError(name + ": a TensorNode's output is its module; it takes no output");
     int64_t in = 1, out = 1;
     for (int64_t d : tf->shape_in) in *= d;
@@ -63,6 +74,18 @@ Node::Node(NodeOptions o) : options_(std::move(o)) {
       throw SpecError(name + ": output function failed on a trial call at t=0: " + e.what());
     }
     size_out_ = static_cast<int64_t>(trial.size());
+  } else if (const auto& p = options_.process()) {
+    // Nengo's Node(output=process): size_in is the process's (0 for every process here);
+    // size_out is given or the process's default (fixed by PresentInput's and Piecewise's
+    // values, which the check below compares with a given size_out).
+    kind_ = Kind::Process;
+    if (options_.size_in() != p->size_in())
+      throw SpecError(name + ": a " + p->type() + " output takes " +
+                      (p->size_in() == 0 ? std::string("no input")
+                                         : std::to_string(p->size_in()) + " inputs") +
+                      ", but size_in is " + std::to_string(options_.size_in()));
+    size_out_ = p->fixed_size() || options_.size_out() < 0 ? p->default_size_out()
+                                                            : options_.size_out();
   } else if (options_.size_in() > 0) {
     kind_ = Kind::PassThrough;
     size_out_ = options_.size_in();

@@ -1,5 +1,6 @@
 // References to connection/probe endpoints and their sizes.
 #include "snn/errors.h"
+#include "snn/learning_rules.h"
 #include "snn/network.h"
 
 namespace snn {
@@ -12,6 +13,12 @@ ObjRef::ObjRef(ConnectionPtr c)
 ObjRef ObjRef::neurons(EnsemblePtr e) {
   ObjRef r(std::move(e));
   if (r.ensemble) r.kind = Kind::Neurons;
+  return r;
+}
+
+ObjRef ObjRef::learning_rule(ConnectionPtr c) {
+  ObjRef r(std::move(c));
+  if (r.connection) r.kind = Kind::LearningRule;
   return r;
 }
 
@@ -36,6 +43,18 @@ int64_t ObjRef::size_in() const {
     case Kind::Node: return node->size_in();
     case Kind::Ensemble: return ensemble->dimensions();
     case Kind::Neurons: return ensemble->n_neurons();
+    case Kind::LearningRule: {
+      // Nengo's LearningRule.size_in: the error's dimensions. PES takes the post's value
+      // ("post_state": the post ensemble's dimensions when the connection ends on neurons),
+      // Voja a scalar learning signal, BCM and Oja nothing.
+      const auto& rule = connection->options().learning_rule();
+      if (!rule) return 0;
+      if (rule->type() == "Voja") return 1;
+      if (rule->type() != "PES") return 0;
+      const auto& post = connection->post();
+      if (post.kind == Kind::Neurons) return post.ensemble->dimensions();
+      return static_cast<int64_t>(post.slice.resolve(post.size_in()).size());
+    }
     default: return 0;
   }
 }
@@ -46,6 +65,7 @@ std::string ObjRef::id() const {
     case Kind::Ensemble: return ensemble->id();
     case Kind::Neurons: return ensemble->id() + ".neurons";
     case Kind::Connection: return connection->id();
+    case Kind::LearningRule: return connection->id() + ".learning_rule";
     default: return "<none>";
   }
 }
@@ -69,6 +89,7 @@ std::string ObjRef::describe() const {
     case Kind::Ensemble: base = ensemble->describe(); break;
     case Kind::Neurons: base = "neurons of " + ensemble->describe(); break;
     case Kind::Connection: base = connection->describe(); break;
+    case Kind::LearningRule: base = "the learning rule of " + connection->describe(); break;
     default: base = "<no object>";
   }
   return base + slice_suffix(slice);

@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <functional>
+#include <map>
 #include <set>
 
 #include <unistd.h>
@@ -17,8 +19,11 @@
 
 #include "io/json_util.h"
 #include "snn/errors.h"
+#include "snn/learning_rules.h"
+#include "snn/processes.h"
 #include "snn/spec.h"
 #include "snn/tensor_node.h"
+#include "snn/transforms.h"
 
 namespace snn {
 
@@ -42,7 +47,37 @@ json solver_json(const SolverPtr& s) {
   return s ? json(s->to_json()) : json(nullptr);
 }
 
+/// While a network is being saved: the objects inside networks-library networks, mapped to
+/// the id of the library network that is saved as one `networks` entry for them.
+thread_local const std::map<const void*, std::string>* library_owner = nullptr;
+
+/// The port name of an object made by library network `net_id` (its ids are
+/// `<net_id>_<part>`: see networks_internal.h), as the loader resolves it.
+std::string library_port(const std::string& net_id, const std::string& object_id) {
+  const std::string prefix = net_id + "_";
+  if (object_id.rfind(prefix, 0) != 0)
+    throw SpecError("object \"" + object_id + "\" inside network \"" + net_id +
+                    "\" has no port name (expected an id starting with \"" + prefix + "\")");
+  return net_id + "." + object_id.substr(prefix.size());
+}
+
 json ref_json(const ObjRef& r, const std::vector<ConnectionPtr>& connections) {
+  if (library_owner && r.kind != ObjRef::Kind::Connection) {
+    const void* obj = r.node ? static_cast<const void*>(r.node.get())
+                             : static_cast<const void*>(r.ensemble.get());
+    auto it = library_owner->find(obj);
+    if (it != library_owner->end()) {
+      std::string id = library_port(it->second, r.node ? r.node->id() : r.ensemble->id());
+      if (r.kind == ObjRef::Kind::Neurons) id += ".neurons";
+      if (r.slice.is_all()) return id;
+      return {{"ref", id}, {"slice", json(r.slice.to_json())}};
+    }
+  }
+  if (r.kind == ObjRef::Kind::LearningRule) {
+    for (size_t i = 0; i < connections.size(); ++i)
+      if (connections[i] == r.connection) return {{"learning_rule_of", i}};
+    throw SpecError(r.describe() + ": the connection is not part of the network being saved");
+  }
   if (r.kind == ObjRef::Kind::Connection) {
     for (size_t i = 0; i < connections.size(); ++i)
       if (connections[i] == r.connection) return {{"connection", i}};
@@ -77,6 +112,9 @@ json node_json(const Node& n) {
                         ": output is a C++ callable and cannot be saved as JSON (use snn::expr)");
       j["output"] = {{"expr", o.function().expr}};
       break;
+    case Node::Kind::Process:
+      j["output"] = json(o.process()->to_json());
+      break;
     case Node::Kind::PassThrough:
     case Node::Kind::Input:
     case Node::Kind::Tensor:  // saved as a layer
@@ -103,6 +141,7 @@ json ensemble_json(const Ensemble& e) {
           {"eval_points", init_to_json(o.eval_points())},
           {"n_eval_points", optional_json(o.n_eval_points())},
           {"normalize_encoders", o.normalize_encoders()},
+          {"noise", o.noise() ? json(o.noise()->to_json()) : json(nullptr)},
           {"seed", optional_json(o.seed())},
           {"trainable", optional_json(o.trainable())}};
 }
@@ -183,11 +222,13 @@ json connection_json(const Connection& c, const std::vector<ConnectionPtr>& conn
                       ": function is a C++ callable and cannot be saved as JSON (use snn::expr)");
     fn = {{"expr", o.function().expr}};
   }
-  return {{"id", c.id()},
+  json j = {{"id", c.id()},
           {"label", o.label()},
           {"pre", ref_json(c.pre(), connections)},
           {"post", ref_json(c.post(), connections)},
-          {"transform", init_to_json(o.transform())},
+          {"transform", o.convolution() ? json(o.convolution()->to_json())
+                        : o.sparse()     ? json(o.sparse()->to_json())
+                                         : init_to_json(o.transform())},
           {"function", fn},
           {"synapse", json(synapse_to_json(o.synapse()))},
           {"solver", solver_json(o.solver())},
@@ -195,6 +236,8 @@ json connection_json(const Connection& c, const std::vector<ConnectionPtr>& conn
           {"scale_eval_points", o.scale_eval_points()},
           {"seed", optional_json(o.seed())},
           {"trainable", optional_json(o.trainable())}};
+  if (o.learning_rule()) j["learning_rule"] = json(o.learning_rule()->to_json());
+  return j;
 }
 
 json probe_json(const Probe& p, const std::vector<ConnectionPtr>& connections) {
@@ -273,9 +316,38 @@ json network_spec(const Network& network) {
   if (!network.options().id().empty()) j["id"] = network.options().id();
   if (!network.options().train().empty()) j["train"] = json::parse(network.options().train());
 
-  const auto connections = network.all_connections();
-  const auto nodes = network.all_nodes();
-  const auto ensembles = network.all_ensembles();
+  // Networks-library networks are written as their `networks` entries; their parts are
+  // left out of the lists and referred to by port.
+  std::map<const void*, std::string> owner;
+  json library = json::array();
+  std::function<void(const Network&)> find_library = [&](const Network& net) {
+    for (const auto& sub : net.networks()) {
+      if (sub->options().library_spec().empty()) {
+        find_library(*sub);
+        continue;
+      }
+      library.push_back(json::parse(sub->options().library_spec()));
+      const std::string& id = sub->options().id();
+      for (const auto& n : sub->all_nodes()) owner[n.get()] = id;
+      for (const auto& e : sub->all_ensembles()) owner[e.get()] = id;
+      for (const auto& c : sub->all_connections()) owner[c.get()] = id;
+      for (const auto& p : sub->all_probes()) owner[p.get()] = id;
+    }
+  };
+  find_library(network);
+  struct OwnerScope {
+    explicit OwnerScope(const std::map<const void*, std::string>* m) { library_owner = m; }
+    ~OwnerScope() { library_owner = nullptr; }
+  } scope(&owner);
+  auto outside = [&](auto list) {
+    list.erase(std::remove_if(list.begin(), list.end(),
+                              [&](const auto& o) { return owner.count(o.get()) > 0; }),
+               list.end());
+    return list;
+  };
+  const auto connections = outside(network.all_connections());
+  const auto nodes = outside(network.all_nodes());
+  const auto ensembles = outside(network.all_ensembles());
   j["nodes"] = json::array();
   for (const auto& n : nodes)
     if (n->kind() != Node::Kind::Tensor) j["nodes"].push_back(node_json(*n));
@@ -285,10 +357,13 @@ json network_spec(const Network& network) {
   // Only networks with layers have the key, so other specs (and their hashes) are unchanged.
   auto layers = layers_json(nodes, ensembles, connections);
   if (!layers.empty()) j["layers"] = std::move(layers);
+  // Likewise only networks with library networks have the key.
+  if (!library.empty()) j["networks"] = std::move(library);
   j["connections"] = json::array();
   for (const auto& c : connections) j["connections"].push_back(connection_json(*c, connections));
   j["probes"] = json::array();
-  for (const auto& p : network.all_probes()) j["probes"].push_back(probe_json(*p, connections));
+  for (const auto& p : outside(network.all_probes()))
+    j["probes"].push_back(probe_json(*p, connections));
   return j;
 }
 

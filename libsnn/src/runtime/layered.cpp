@@ -10,6 +10,7 @@
 // with synapses lag one step the same way.
 #include <cmath>
 
+#include "build/processes_internal.h"
 #include "runtime/sim_module.h"
 #include "snn/errors.h"
 #include "snn/tensor_node.h"
@@ -100,7 +101,7 @@ std::vector<torch::Tensor> SimModuleImpl::forward_layered(SimState& state, const
     const auto& c = *bc.connection;
     Signal x;
     if (bc.decoded) {
-      x = torch::matmul(src, weights_[ci].t());
+      x = torch::matmul(src, (bc.conv || bc.sparse ? conn_dec_[ci] : weights_[ci]).t());
     } else {
       x = conn_pre_idx_[ci].defined() ? src.index_select(2, conn_pre_idx_[ci]) : src;
       if (c.options().function()) {
@@ -112,8 +113,10 @@ std::vector<torch::Tensor> SimModuleImpl::forward_layered(SimState& state, const
         x = torch::stack(ys, 1);
       }
       const auto& w = weights_[ci];
-      if (w.defined()) x = w.dim() == 2 ? torch::matmul(x, w.t()) : x * w;
+      if (w.defined() && !bc.conv && !bc.sparse)
+        x = w.dim() == 2 ? torch::matmul(x, w.t()) : x * w;
     }
+    if (bc.conv || bc.sparse) x = structured_transform(ci, x);
     if (conn_post_gain_[ci].defined()) x = x * conn_post_gain_[ci];
     if (conn_filter_[ci]) {
       auto y = filter_steps(*conn_filter_[ci], state.conn_x[ci], x, T);
@@ -123,6 +126,7 @@ std::vector<torch::Tensor> SimModuleImpl::forward_layered(SimState& state, const
   };
 
   const auto tables = node_tables(state, inputs, T);
+  const auto noise = noise_tables(state, T);
   for (size_t level = 0; level < plan.level_nodes.size(); ++level) {
     for (size_t i : plan.level_nodes[level]) {
       const auto& n = *m.nodes[i];
@@ -171,6 +175,8 @@ std::vector<torch::Tensor> SimModuleImpl::forward_layered(SimState& state, const
             }
             break;
           }
+          case Node::Kind::Process:  // tabulated by node_tables
+            TORCH_CHECK(false, n.describe(), ": process output was not tabulated");
         }
       }
       node_out[i] = out;
@@ -186,6 +192,8 @@ std::vector<torch::Tensor> SimModuleImpl::forward_layered(SimState& state, const
         if (ens_in[e].defined()) J = torch::matmul(ens_in[e], enc_[e].t());
         if (ens_nin[e].defined()) J = J.defined() ? J + ens_nin[e] : ens_nin[e];
         if (!J.defined()) J = torch::zeros({B, 1, m.ensembles[e].ensemble->n_neurons()}, opts_);
+        if (noise[e].defined())  // added to the neuron input every step, as the step loop does
+          J = J + (noise[e].dim() == 3 ? noise[e] : noise[e].unsqueeze(0));
         steps = std::max(steps, J.size(1));
         parts.push_back(J);
       }
@@ -246,6 +254,8 @@ std::vector<torch::Tensor> SimModuleImpl::forward_layered(SimState& state, const
         if (attr == "input")
           v = ens_in[e].defined() ? ens_in[e]
                                   : torch::zeros({B, 1, target.ensemble->dimensions()}, opts_);
+        else if (attr == "scaled_encoders")  // constant here: no learning rule on this path
+          v = enc_[e].reshape({1, 1, -1}).expand({B, 1, -1});
         else
           v = torch::matmul(ens_out[e], probe_dec_[p].t());
         break;

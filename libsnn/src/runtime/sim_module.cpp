@@ -4,6 +4,7 @@
 // step); finally probes record. This reproduces Nengo's operator schedule.
 #include <cmath>
 
+#include "build/processes_internal.h"
 #include "runtime/sim_module.h"
 #include "snn/errors.h"
 #include "train/autograd.h"
@@ -81,6 +82,8 @@ SimState SimState::clone() const {
   deep(s.conn_x);
   deep(s.probe_out);
   deep(s.probe_x);
+  deep(s.learned);
+  deep(s.learn_x);
   return s;
 }
 
@@ -133,6 +136,8 @@ SimModuleImpl::SimModuleImpl(std::shared_ptr<const Model> model, std::shared_ptr
                                      : nullptr);
   }
   init_tensor_nodes();
+  init_structured_transforms();
+  init_learning();
   for (const auto& n : m.nodes)
     node_const_.push_back(n->kind() == Node::Kind::Constant
                               ? n->options().constant().to(opts_).unsqueeze(0)
@@ -167,6 +172,7 @@ SimState SimModuleImpl::initial_state(int64_t batch) const {
   const auto& m = *model_;
   SimState s;
   s.batch = batch;
+  s.process_seed = m.seed + 1;
   for (size_t bi = 0; bi < plan_->blocks.size(); ++bi) {
     const auto& block = plan_->blocks[bi];
     NeuronState st;
@@ -203,6 +209,29 @@ SimState SimModuleImpl::initial_state(int64_t batch) const {
     } else {
       s.probe_out.emplace_back();
       s.probe_x.emplace_back();
+    }
+  }
+  for (size_t r = 0; r < m.learning_rules.size(); ++r) {
+    const auto& lr = m.learning_rules[r];
+    const auto& target = lr.kind == BuiltLearningRule::Kind::Voja ? enc_[lr.post_ensemble]
+                                                                  : weights_[lr.connection];
+    std::vector<int64_t> shape{batch};
+    for (int64_t d : target.sizes()) shape.push_back(d);
+    s.learned.push_back(torch::zeros(shape, opts_));
+    // Filter states sized by what each filter sees: pre neurons (PES: the selected ones) and
+    // post neurons.
+    const int64_t n_pre =
+        lr.pre_ensemble == BuiltLearningRule::kNone
+            ? 0
+            : (lr.pre_full ? m.ensembles[lr.pre_ensemble].ensemble->n_neurons()
+                           : static_cast<int64_t>(lr.pre_index.size()));
+    const int64_t n_post = lr.post_ensemble == BuiltLearningRule::kNone
+                               ? 0
+                               : m.ensembles[lr.post_ensemble].ensemble->n_neurons();
+    const int64_t sizes[3] = {n_pre, n_post, n_post};
+    for (int slot = 0; slot < 3; ++slot) {
+      const auto& k = learn_filter_[3 * r + slot];
+      s.learn_x.push_back(k ? k->initial_state(batch, sizes[slot]) : torch::Tensor());
     }
   }
   return s;
@@ -252,9 +281,28 @@ std::vector<torch::Tensor> SimModuleImpl::node_tables(const SimState& state, con
                                  n.describe(), torch::TensorOptions().dtype(torch::kFloat64))[0];
       }
       node_data[i] = table.to(opts_);
+    } else if (n.kind() == Node::Kind::Process) {
+      node_data[i] = process_table(*n.options().process(), state.process_seed, m.node_seed[i],
+                                   state.batch, state.step, n_steps, n.size_out(), dt)
+                         .to(opts_);
     }
   }
   return node_data;
+}
+
+std::vector<torch::Tensor> SimModuleImpl::noise_tables(const SimState& state,
+                                                       int64_t n_steps) const {
+  const auto& m = *model_;
+  std::vector<torch::Tensor> noise(m.ensembles.size());
+  for (size_t e = 0; e < m.ensembles.size(); ++e) {
+    const auto& be = m.ensembles[e];
+    if (const auto& p = be.ensemble->options().noise())
+      // The ensemble's own seed, moved off the neuron-state generator's (seed + 1).
+      noise[e] = process_table(*p, state.process_seed, mix_seed(be.seed, 0x6e6f6973U),
+                               state.batch, state.step, n_steps, be.ensemble->n_neurons(), m.dt)
+                     .to(opts_);
+  }
+  return noise;
 }
 
 std::vector<torch::Tensor> SimModuleImpl::forward(SimState& state, const Inputs& inputs,
@@ -271,8 +319,10 @@ std::vector<torch::Tensor> SimModuleImpl::forward_steps(SimState& state, const I
   const double dt = m.dt;
   const size_t n_nodes = m.nodes.size(), n_ens = m.ensembles.size(), n_conn = m.connections.size();
 
-  // Node outputs that do not depend on the step's inputs are computed for all steps at once.
+  // Node outputs that do not depend on the step's inputs are computed for all steps at once,
+  // and so is ensemble noise.
   const auto node_data = node_tables(state, inputs, n_steps);
+  const auto noise = noise_tables(state, n_steps);
 
   // Parameters gathered per block once per call (cheap, and differentiable for training).
   std::vector<torch::Tensor> block_bias(plan.blocks.size());
@@ -286,6 +336,9 @@ std::vector<torch::Tensor> SimModuleImpl::forward_steps(SimState& state, const I
   std::vector<torch::Tensor> node_out(n_nodes), node_in(n_nodes);
   std::vector<torch::Tensor> ens_in(n_ens), ens_nin(n_ens), ens_out(n_ens), ens_J(n_ens);
   std::vector<torch::Tensor> next_out(n_conn);
+  // Learning rules: error accumulators (reset every step) and each connection's output.
+  const size_t n_rules = m.learning_rules.size();
+  std::vector<torch::Tensor> rule_err(n_rules), conn_value(n_rules ? n_conn : 0);
 
   auto deliver = [&](size_t ci, const torch::Tensor& v) {
     const auto& post = m.connections[ci].connection->post();
@@ -300,6 +353,11 @@ std::vector<torch::Tensor> SimModuleImpl::forward_steps(SimState& state, const I
         accumulate(ens_in[e], v, conn_post_idx_[ci], post.ensemble->dimensions(), opts_);
         break;
       }
+      case ObjRef::Kind::LearningRule: {
+        const size_t r = m.learning_rule_index.at(post.connection.get());
+        accumulate(rule_err[r], v, conn_post_idx_[ci], m.learning_rules[r].error_size, opts_);
+        break;
+      }
       default: {
         const size_t e = m.ensemble_index.at(post.ensemble.get());
         accumulate(ens_nin[e], v, conn_post_idx_[ci], post.ensemble->n_neurons(), opts_);
@@ -311,20 +369,29 @@ std::vector<torch::Tensor> SimModuleImpl::forward_steps(SimState& state, const I
     const auto& bc = m.connections[ci];
     const auto& c = *bc.connection;
     torch::Tensor x;
-    if (bc.decoded) {
-      x = torch::mm(src, weights_[ci].t());
+    const bool learning = n_rules && conn_rule_[ci] >= 0 &&
+                          m.learning_rules[conn_rule_[ci]].kind != BuiltLearningRule::Kind::Voja;
+    if (learning) {  // this item's own weights: (B, post, pre)
+      if (!bc.decoded && conn_pre_idx_[ci].defined()) x = src.index_select(1, conn_pre_idx_[ci]);
+      else x = src;
+      x = torch::bmm(current_weights(ci, state), x.unsqueeze(2)).squeeze(2);
+    } else if (bc.decoded) {
+      x = torch::mm(src, (bc.conv || bc.sparse ? conn_dec_[ci] : weights_[ci]).t());
     } else {
       x = conn_pre_idx_[ci].defined() ? src.index_select(1, conn_pre_idx_[ci]) : src;
       if (c.options().function())
         x = call_function(c.options().function(), t, x, B, c.size_mid(), c.describe(), opts_);
       const auto& w = weights_[ci];
-      if (w.defined()) x = w.dim() == 2 ? torch::mm(x, w.t()) : x * w;
+      if (w.defined() && !bc.conv && !bc.sparse) x = w.dim() == 2 ? torch::mm(x, w.t()) : x * w;
     }
+    if (!learning && (bc.conv || bc.sparse)) x = structured_transform(ci, x);
     if (conn_post_gain_[ci].defined()) x = x * conn_post_gain_[ci];
-    if (conn_filter_[ci])
+    if (conn_filter_[ci]) {
       next_out[ci] = conn_filter_[ci]->step(state.conn_x[ci], x);
-    else
+    } else {
+      if (n_rules) conn_value[ci] = x;
       deliver(ci, x);
+    }
   };
 
   for (int64_t k = 0; k < n_steps; ++k) {
@@ -333,8 +400,12 @@ std::vector<torch::Tensor> SimModuleImpl::forward_steps(SimState& state, const I
     for (auto& v : node_in) v = torch::Tensor();
     for (auto& v : ens_in) v = torch::Tensor();
     for (auto& v : ens_nin) v = torch::Tensor();
+    for (auto& v : rule_err) v = torch::Tensor();
     for (size_t ci = 0; ci < n_conn; ++ci)
-      if (conn_filter_[ci]) deliver(ci, state.conn_out[ci]);
+      if (conn_filter_[ci]) {
+        if (n_rules) conn_value[ci] = state.conn_out[ci];
+        deliver(ci, state.conn_out[ci]);
+      }
 
     for (size_t level = 0; level < plan.level_nodes.size(); ++level) {
       for (size_t i : plan.level_nodes[level]) {
@@ -360,6 +431,8 @@ std::vector<torch::Tensor> SimModuleImpl::forward_steps(SimState& state, const I
               out = tensor_forward(
                   i, t, node_in[i].defined() ? node_in[i] : torch::zeros({B, n.size_in()}, opts_));
               break;
+            case Node::Kind::Process:  // tabulated by node_tables
+              TORCH_CHECK(false, n.describe(), ": process output was not tabulated");
           }
         }
         node_out[i] = out;
@@ -370,9 +443,15 @@ std::vector<torch::Tensor> SimModuleImpl::forward_steps(SimState& state, const I
         std::vector<torch::Tensor> parts;
         for (size_t e : block.ensembles) {
           torch::Tensor J;
-          if (ens_in[e].defined()) J = torch::mm(ens_in[e], enc_[e].t());
+          if (ens_in[e].defined()) {
+            const auto E = current_encoders(e, state);  // (B, n, d) while Voja learns
+            J = E.dim() == 2 ? torch::mm(ens_in[e], E.t())
+                             : torch::bmm(E, ens_in[e].unsqueeze(2)).squeeze(2);
+          }
           if (ens_nin[e].defined()) J = J.defined() ? J + ens_nin[e] : ens_nin[e];
           if (!J.defined()) J = torch::zeros({B, m.ensembles[e].ensemble->n_neurons()}, opts_);
+          if (noise[e].defined())  // Nengo: noise SimProcess incs the neuron input (same step)
+            J = J + (noise[e].dim() == 3 ? noise[e].select(1, k) : noise[e].select(0, k));
           parts.push_back(J);
         }
         auto J = (parts.size() == 1 ? parts[0] : torch::cat(parts, 1)) + block_bias[bi];
@@ -405,6 +484,8 @@ std::vector<torch::Tensor> SimModuleImpl::forward_steps(SimState& state, const I
           if (attr == "input")
             v = ens_in[e].defined() ? ens_in[e]
                                     : torch::zeros({B, target.ensemble->dimensions()}, opts_);
+          else if (attr == "scaled_encoders")
+            v = current_encoders(e, state).reshape({-1, bp.probe->size()}).expand({B, -1});
           else
             v = torch::mm(ens_out[e], probe_dec_[p].t());
           break;
@@ -427,7 +508,7 @@ std::vector<torch::Tensor> SimModuleImpl::forward_steps(SimState& state, const I
         }
         case ObjRef::Kind::Connection: {
           const size_t ci = m.connection_index.at(target.connection.get());
-          v = weights_[ci].reshape({1, -1}).expand({B, -1});
+          v = current_weights(ci, state).reshape({-1, bp.probe->size()}).expand({B, -1});
           break;
         }
         default: break;
@@ -441,6 +522,8 @@ std::vector<torch::Tensor> SimModuleImpl::forward_steps(SimState& state, const I
       if (std::fmod(static_cast<double>(step_no), bp.period) < 1.0) recorded[p].push_back(sample);
     }
 
+    // Learning rules update last: their deltas reach the weights in the next step.
+    if (n_rules) learning_step(state, ens_out, rule_err, conn_value);
     for (size_t ci = 0; ci < n_conn; ++ci)
       if (conn_filter_[ci]) state.conn_out[ci] = next_out[ci];
     state.step = step_no;

@@ -26,9 +26,17 @@ bool time_only(const Node& n);
 struct SimState {
   int64_t step = 0;
   int64_t batch = 0;
+  /// Seeds the processes that have no seed of their own (Nengo's simulator seed: the build
+  /// seed + 1 unless Simulator::reset was given one).
+  uint32_t process_seed = 0;
   std::vector<NeuronState> blocks;
   std::vector<torch::Tensor> conn_out, conn_x;    // per connection: delivered value, filter state
   std::vector<torch::Tensor> probe_out, probe_x;  // per probe: likewise for probe synapses
+  /// Per learning rule (Model::learning_rules): the change made so far to its target,
+  /// (batch,) + the target's shape (weights or scaled encoders), so each item learns on its
+  /// own and the module's parameters stay the starting point (gradients reach them); and
+  /// three filter states each (pre, post, theta synapse; undefined when unused).
+  std::vector<torch::Tensor> learned, learn_x;
   SimState clone() const;
 };
 
@@ -81,13 +89,34 @@ class SimModuleImpl : public torch::nn::Module {
   /// One step of block `bi` in the current mode (straight-through spikes when training in
   /// spiking mode).
   torch::Tensor step_block(size_t bi, double dt, const torch::Tensor& J, NeuronState& st) const;
+  /// Learning rules (learning_rules_step.cpp): kernels and indices, made once.
+  void init_learning();
+  /// Connection `ci`'s weights as used this step: the parameter, or (batch, post, pre) with
+  /// what its learning rule has changed so far.
+  torch::Tensor current_weights(size_t ci, const SimState& state) const;
+  /// Ensemble `e`'s scaled encoders likewise ((batch, n, d) when Voja changes them).
+  torch::Tensor current_encoders(size_t e, const SimState& state) const;
+  /// The end of a step: every rule computes its delta from this step's neuron outputs
+  /// `ens_out`, its error accumulator `error` (per rule) and, for Voja, its connection's
+  /// output `conn_value`, and adds it to state.learned (seen from the next step on).
+  void learning_step(SimState& state, const std::vector<torch::Tensor>& ens_out,
+                     const std::vector<torch::Tensor>& error,
+                     const std::vector<torch::Tensor>& conn_value) const;
+  std::vector<int64_t> conn_rule_;                  // per connection: its rule, or -1
+  std::vector<std::vector<size_t>> ens_enc_rules_;  // per ensemble: rules changing its encoders
+  std::vector<std::unique_ptr<FilterKernel>> learn_filter_;  // 3 per rule: pre, post, theta
+  std::vector<torch::Tensor> learn_pre_idx_, learn_post_idx_;  // per rule; undefined: all
   /// Makes and registers the modules of TensorNodes (tensor_nodes.cpp).
   void init_tensor_nodes();
   /// Applies TensorNode `i` to x (N, size_in) at time t; returns (N, size_out).
   torch::Tensor tensor_forward(size_t i, double t, const torch::Tensor& x) const;
-  /// Node outputs that do not depend on the step's inputs: data and time-only functions.
+  /// Node outputs that do not depend on the step's inputs: data, time-only functions and
+  /// processes.
   std::vector<torch::Tensor> node_tables(const SimState& state, const Inputs& inputs,
                                          int64_t n_steps) const;
+  /// Per ensemble, its noise for the steps of this call ((batch, n_steps, n_neurons) or
+  /// (n_steps, n_neurons), in the module's dtype); undefined for ensembles without noise.
+  std::vector<torch::Tensor> noise_tables(const SimState& state, int64_t n_steps) const;
 
   SimModuleOptions sim_options_;
   std::vector<NeuronTypePtr> rate_twin_;  // per block
@@ -101,6 +130,12 @@ class SimModuleImpl : public torch::nn::Module {
   std::vector<std::shared_ptr<torch::nn::Module>> node_module_;  // TensorNodes' modules
   std::vector<std::vector<torch::Tensor>> node_initial_;  // their values as built, for reset
   std::vector<torch::Tensor> conn_pre_idx_, conn_post_idx_, conn_post_gain_;
+  /// Convolution / Sparse connections (transform_ops.cpp): the decoders applied before the
+  /// transform when decoded, and the Sparse indices; undefined elsewhere.
+  std::vector<torch::Tensor> conn_dec_, conn_sparse_rows_, conn_sparse_cols_;
+  void init_structured_transforms();
+  /// Applies connection `ci`'s Convolution or Sparse transform to x (..., size_mid).
+  torch::Tensor structured_transform(size_t ci, const torch::Tensor& x) const;
   std::vector<torch::Tensor> probe_idx_, probe_dec_;
   std::vector<std::unique_ptr<FilterKernel>> conn_filter_, probe_filter_;
 };

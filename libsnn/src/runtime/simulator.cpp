@@ -68,11 +68,14 @@ void Simulator::reset(std::optional<uint32_t> seed) {
   if (seed) im.options.seed(seed);
   im.module->restore_parameters();
   soft_reset(true);
+  if (seed) im.state.process_seed = *seed;  // Nengo: processes redraw from the new seed
 }
 
 void Simulator::soft_reset(bool include_probes) {
   auto& im = *impl_;
+  const uint32_t process_seed = im.state.process_seed;
   im.state = im.module->initial_state(im.options.minibatch_size());
+  im.state.process_seed = process_seed;
   if (include_probes)
     for (auto& c : im.probe_chunks) c.clear();
 }

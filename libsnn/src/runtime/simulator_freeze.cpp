@@ -1,6 +1,7 @@
 // NengoDL's get_nengo_params / freeze_params: the live (trained) values turned back into the
 // options Nengo builds from, so that a fresh build of the objects gives exactly these values.
 #include "runtime/simulator_impl.h"
+#include "snn/transforms.h"
 
 namespace snn {
 
@@ -74,7 +75,18 @@ ConnectionOptions Simulator::get_nengo_params(const ConnectionPtr& connection) c
   const auto& w = im.module->weights(it->second);
   if (!w.defined()) return p;  // an identity transform: nothing was trained
   auto W = f64_cpu(w);
-  if (im.model->connections[it->second].decoded) {
+  const auto& built = im.model->connections[it->second];
+  if (built.conv || built.sparse) {
+    // NengoDL's form: a copy of the transform whose init is the trained kernel (values).
+    if (built.conv)
+      p.convolution(std::make_shared<Convolution>(Convolution(*built.conv).init(Init(W))));
+    else
+      p.sparse(std::make_shared<Sparse>(Sparse(*built.sparse).init(Init(W))));
+    // The decoders this simulator used stay pinned (the function keeps the decoded size).
+    if (built.decoded) p.solver(std::make_shared<NoSolver>(built.decoders.t().contiguous()));
+    return p;
+  }
+  if (built.decoded) {
     // NengoDL's form: W = transform x decoders (post, n_neurons) become the decoders of an
     // identity connection. NoSolver returns them as they are; the function only sets the
     // decoded size to the post's (its values, the solver's targets, are ignored).

@@ -41,7 +41,8 @@ SimState narrow_state(const SimState& s, int64_t n) {
   };
   for (auto& b : out.blocks)
     for (auto& [k, t] : b) cut(t);
-  for (auto* v : {&out.conn_out, &out.conn_x, &out.probe_out, &out.probe_x})
+  for (auto* v : {&out.conn_out, &out.conn_x, &out.probe_out, &out.probe_x, &out.learned,
+                  &out.learn_x})
     for (auto& t : *v) cut(t);
   out.batch = n;
   return out;
@@ -280,7 +281,8 @@ History Simulator::fit(const Inputs& x, const Targets& y, FitOptions options) {
           if (t0 + len < T) {  // truncated BPTT: the next segment starts from a cut state
             for (auto& b : state.blocks)
               for (auto& [k, v] : b) v = v.detach();
-            for (auto* v : {&state.conn_out, &state.conn_x, &state.probe_out, &state.probe_x})
+            for (auto* v : {&state.conn_out, &state.conn_x, &state.probe_out, &state.probe_x,
+                            &state.learned, &state.learn_x})
               for (auto& t : *v)
                 if (t.defined()) t = t.detach();
           }
