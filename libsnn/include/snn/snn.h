@@ -1,6 +1,7 @@
 #pragma once
 /// \file snn.h
 /// Everything of libsnn's public API.
+#include "snn/converter.h"
 #include "snn/data.h"
 #include "snn/dists.h"
 #include "snn/errors.h"

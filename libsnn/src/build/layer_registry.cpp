@@ -27,6 +27,7 @@ Registry& registry() {
     auto* reg = new Registry();
     detail::add_dense_conv_layers(reg->factories);
     detail::add_pool_norm_layers(reg->factories);
+    detail::add_activation_layers(reg->factories);
     return reg;
   }();
   return *r;

@@ -15,6 +15,8 @@ namespace snn::detail {
 /// The built-in layer factories, by type name (called once by the registry).
 void add_dense_conv_layers(std::map<std::string, LayerFactory>& factories);
 void add_pool_norm_layers(std::map<std::string, LayerFactory>& factories);
+/// Keras activation functions as a layer (convert/activation_layer.cpp).
+void add_activation_layers(std::map<std::string, LayerFactory>& factories);
 
 /// Typed reads of a layer's parameters; `path` is the layer's JSON path.
 struct LayerParams {
