@@ -23,8 +23,15 @@ class Solver {
   virtual ~Solver() = default;
   virtual std::string type() const = 0;
   virtual nlohmann::json to_json() const = 0;
-  /// Whether the solver produces full neuron-to-neuron weights (Nengo's `weights=True`).
+  /// Whether the solver produces full neuron-to-neuron weights (Nengo's `weights=True`):
+  /// the connection (ensemble -> ensemble) then feeds the post neurons' input currents
+  /// through one (n_post, n_pre) matrix.
   virtual bool weights() const { return false; }
+  /// With weights(): whether those weights are the decoders composed with the transform and
+  /// the post's scaled encoders (true, the least-squares solvers, linear in the targets), or
+  /// solved directly against the targets mapped through them (false: Nnls*, whose
+  /// non-negativity applies to the weights, and NoSolver, whose values are the weights).
+  virtual bool compositional() const { return true; }
   /// Decoders X (n_neurons, d) such that A X ~ Y, for activities A (m, n_neurons) and
   /// targets Y (m, d).
   virtual torch::Tensor solve(const torch::Tensor& A, const torch::Tensor& Y) const = 0;
@@ -115,6 +122,7 @@ class Nnls : public Solver {
   std::string type() const override;
   nlohmann::json to_json() const override;
   bool weights() const override { return weights_; }
+  bool compositional() const override { return false; }
   torch::Tensor solve(const torch::Tensor& A, const torch::Tensor& Y) const override;
   std::optional<double> reg;
   bool nonzero;
@@ -124,7 +132,7 @@ class Nnls : public Solver {
 };
 
 /// Given decoders, no solving (Nengo's NoSolver): `values` (n_neurons, d) or 0-d (one value
-/// for all), or zeros when undefined. The build checks the shape against the connection.
+/// for all), or zeros when undefined; with `weights`, the transposed weights (n_pre, n_post). The build checks the shape against the connection.
 class NoSolver : public Solver {
  public:
   explicit NoSolver(torch::Tensor values = {}, bool weights = false)
@@ -133,6 +141,7 @@ class NoSolver : public Solver {
   std::string type() const override { return "NoSolver"; }
   nlohmann::json to_json() const override;
   bool weights() const override { return weights_; }
+  bool compositional() const override { return false; }
   torch::Tensor solve(const torch::Tensor& A, const torch::Tensor& Y) const override;
   torch::Tensor values;
 

@@ -274,8 +274,28 @@ Model build_model(const Network& net, double dt, std::optional<uint32_t> seed) {
       auto x = b.pre_full ? b.eval_points
                           : b.eval_points.index_select(1, torch::tensor(b.pre_index, torch::kLong));
       auto targets = o.function() ? apply_function(o.function(), x, name) : x;
-      b.decoders = solve_decoders(pre, b.eval_points, targets, *o.solver(), rng, name);
-      if (b.conv || b.sparse) {
+      const auto& solver = *o.solver();
+      const bool full_weights = solver.weights() && !solver.compositional();
+      // The post's scaled encoders of the selected dimensions, (n_post, k): a weight solver
+      // folds them into its weights.
+      torch::Tensor post_enc;
+      if (solver.weights()) {
+        const auto& post = model.ensembles[model.ensemble_index.at(c->post().ensemble.get())];
+        post_enc = post.scaled_encoders.index_select(1, torch::tensor(b.post_index, torch::kLong));
+      }
+      if (full_weights) {
+        // Solved against the targets mapped through the transform and the post encoders.
+        auto y = targets;
+        if (transform.defined())
+          y = transform.dim() == 2 ? torch::mm(y, transform.t()) : y * transform;
+        y = torch::mm(y, post_enc.t());
+        b.decoders = solve_decoders(pre, b.eval_points, y, solver, rng, name);
+      } else {
+        b.decoders = solve_decoders(pre, b.eval_points, targets, solver, rng, name);
+      }
+      if (full_weights) {
+        b.weights = b.decoders;
+      } else if (b.conv || b.sparse) {
         // b.weights already holds the kernel / values, applied after the decoders.
       } else if (!transform.defined()) {
         b.weights = b.decoders;
@@ -285,6 +305,17 @@ Model build_model(const Network& net, double dt, std::optional<uint32_t> seed) {
         b.weights = transform.unsqueeze(1) * b.decoders;
       } else {
         b.weights = torch::mm(transform, b.decoders);
+      }
+      if (solver.weights()) {
+        if (!full_weights) b.weights = torch::mm(post_enc, b.weights);
+        b.to_post_neurons = true;
+        const int64_t n_post = post_enc.size(0);
+        if (b.weights.size(0) != n_post)
+          throw BuildError(name + ": the weight solver gave " + std::to_string(b.weights.size(0)) +
+                           " rows for " + std::to_string(n_post) + " post neurons");
+        b.post_index.resize(static_cast<size_t>(n_post));
+        for (int64_t i = 0; i < n_post; ++i) b.post_index[static_cast<size_t>(i)] = i;
+        b.post_full = true;
       }
     } else if (!b.conv && !b.sparse) {
       b.weights = transform;

@@ -25,6 +25,9 @@ struct BuiltConnection {
   std::vector<int64_t> pre_index, post_index;  // resolved slices
   bool pre_full = true, post_full = true;      // slices that select everything in order
   bool decoded = false;                        // from an ensemble's decoded value
+  /// A weight solver's connection (solver weights=true): `weights` is (n_post, n_pre) and
+  /// feeds the post ensemble's neuron input currents, all of them (post_index: every neuron).
+  bool to_post_neurons = false;
   torch::Tensor weights;   // undefined: identity; 0-d, 1-d (elementwise) or 2-d [post][pre]
   /// A Convolution or Sparse transform (snn/transforms.h): then `weights` holds its kernel
   /// (kernel_shape) or its values (n_indices,), applied after the decoders when decoded.

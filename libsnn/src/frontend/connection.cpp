@@ -187,8 +187,18 @@ void Connection::validate() {
     }
   }
   if (!options_.solver()) throw SpecError(name + ": solver is missing");
-  if (options_.solver()->weights())
-    throw SpecError(name + ": solvers with weights=true are not available in this build");
+  if (options_.solver()->weights()) {
+    // Nengo: a weight solver connects an ensemble's neurons to another ensemble's neurons.
+    if (pre_.kind != K::Ensemble || post_.kind != K::Ensemble)
+      throw SpecError(name + ": a solver with weights=true needs an ensemble as pre and as post "
+                             "(got " + pre_.describe() + " -> " + post_.describe() + ")");
+    if (options_.convolution() || options_.sparse())
+      throw SpecError(name + ": a solver with weights=true needs a dense transform, not a "
+                             "Convolution or Sparse one");
+    if (options_.learning_rule())
+      throw SpecError(name + ": learning rules on a connection whose solver has weights=true "
+                             "are not supported; use weights=false (PES learns the decoders)");
+  }
 }
 
 std::string Probe::describe() const { return "probe \"" + id() + "\" (" + target_.id() + ")"; }
@@ -264,6 +274,8 @@ void Probe::validate() {
       for (auto k : conv->kernel_shape()) size_ *= k;
     } else if (const auto& sp = c.options().sparse()) {  // the values, one per index
       size_ = static_cast<int64_t>(sp->indices().size());
+    } else if (c.pre().kind == K::Ensemble && c.options().solver()->weights()) {
+      size_ = c.post().ensemble->n_neurons() * c.pre().ensemble->n_neurons();
     } else if (c.pre().kind == K::Ensemble) {
       size_ = post * c.pre().ensemble->n_neurons();
     } else {

@@ -350,7 +350,10 @@ std::vector<torch::Tensor> SimModuleImpl::forward_steps(SimState& state, const I
       }
       case ObjRef::Kind::Ensemble: {
         const size_t e = m.ensemble_index.at(post.ensemble.get());
-        accumulate(ens_in[e], v, conn_post_idx_[ci], post.ensemble->dimensions(), opts_);
+        if (m.connections[ci].to_post_neurons)  // a weight solver's (n_post, n_pre) weights
+          accumulate(ens_nin[e], v, conn_post_idx_[ci], post.ensemble->n_neurons(), opts_);
+        else
+          accumulate(ens_in[e], v, conn_post_idx_[ci], post.ensemble->dimensions(), opts_);
         break;
       }
       case ObjRef::Kind::LearningRule: {

@@ -86,7 +86,15 @@ ConnectionOptions Simulator::get_nengo_params(const ConnectionPtr& connection) c
     if (built.decoded) p.solver(std::make_shared<NoSolver>(built.decoders.t().contiguous()));
     return p;
   }
-  if (built.decoded) {
+  if (built.to_post_neurons) {
+    // A weight solver's (n_post, n_pre) weights: given as they are (NoSolver with weights,
+    // which is not composed with the post's encoders); the function only fixes the size.
+    const auto post_dims =
+        static_cast<int64_t>(connection->post().slice.resolve(connection->post().size_in()).size());
+    p.solver(std::make_shared<NoSolver>(W.t().contiguous(), /*weights=*/true))
+        .function(zeros_function(post_dims))
+        .transform(Init());
+  } else if (built.decoded) {
     // NengoDL's form: W = transform x decoders (post, n_neurons) become the decoders of an
     // identity connection. NoSolver returns them as they are; the function only sets the
     // decoded size to the post's (its values, the solver's targets, are ignored).
