@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "common/cli_support.h"
 #include "snn/snn.h"
 
 namespace {
@@ -26,9 +27,8 @@ namespace fs = std::filesystem;
 constexpr int kExitFailed = 1;
 constexpr int kExitUsage = 2;
 
-struct UsageError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
+using snn::cli::first_line;
+using snn::cli::UsageError;
 
 struct Args {
   std::string model;
@@ -45,14 +45,7 @@ struct Args {
   bool quiet = false;
 };
 
-std::string first_line(const std::string& message) {
-  return message.substr(0, message.find('\n'));
-}
-
-int fail(int code, const std::string& message) {
-  std::cerr << "snn-convert: " << first_line(message) << std::endl;
-  return code;
-}
+int fail(int code, const std::string& message) { return snn::cli::fail("snn-convert", code, message); }
 
 /// "relu=SpikingRectifiedLinear" or "relu={\"type\": \"LIF\", \"amplitude\": 0.01}".
 std::pair<std::string, snn::NeuronTypePtr> parse_swap(const std::string& text) {
