@@ -72,7 +72,8 @@ bool valid_id(const std::string& id) {
   return true;
 }
 
-// Process types the spec names; those process_from_json does not know are not implemented yet.
+// Process types the spec names. FilteredNoise and BrownNoise have no implementation in
+// libsnn: a spec naming them gets "<type> is not available in this build" (tested).
 const std::set<std::string>& process_types() {
   static const std::set<std::string> s = {"WhiteSignal", "WhiteNoise",    "PresentInput",
                                           "Piecewise",   "FilteredNoise", "BrownNoise"};
