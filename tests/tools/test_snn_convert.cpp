@@ -35,7 +35,8 @@ std::string expected_file(const std::string& name) {
 /// Converts `name` with `flags`, then runs the result on the reference inputs for `steps`
 /// steps with snn-run; returns the output probe's last step, (16, n_out).
 torch::Tensor convert_and_run(const std::string& name, const std::string& flags,
-                              const TempDir& dir, int steps = 1) {
+                              const TempDir& dir, int steps = 1,
+                              const std::string& run_flags = "") {
   ToolResult c = snn::testing::run_tool(
       kConvert, quote(keras_file(name)) + " --out m.json --params m.pt -q " + flags, dir.path());
   INFO("snn-convert stderr: " << c.err);
@@ -47,7 +48,7 @@ torch::Tensor convert_and_run(const std::string& name, const std::string& flags,
   snn::testing::write_dataset(dir.file("data.h5"), "/inputs/input", flat);
   ToolResult r = snn::testing::run_tool(
       kRun, "m.json --params m.pt --data data.h5 --dtype float64 --out o.h5 -q --steps " +
-                std::to_string(steps),
+                std::to_string(steps) + " " + run_flags,
       dir.path());
   INFO("snn-run stderr: " << r.err);
   REQUIRE(r.code == 0);
@@ -64,6 +65,15 @@ TEST_CASE("snn-convert writes a spec and parameters that snn-run reproduces",
   SECTION("dense model, softmax dropped: the logits") {
     TempDir dir("convert_dense");
     auto y = convert_and_run("fmnist_dense_tfkeras216", "--drop-softmax", dir);
+    auto want = snn::testing::read_dataset(expected_file("fmnist_dense_tfkeras216"),
+                                           "/outputs_presoftmax")
+                    .to(torch::kFloat64);
+    REQUIRE(y.sizes() == want.sizes());
+    CHECK((y - want).abs().max().item<double>() < 1e-4);
+  }
+  SECTION("dense model run in minibatches of 4: every chunk keeps the loaded parameters") {
+    TempDir dir("convert_dense_chunks");
+    auto y = convert_and_run("fmnist_dense_tfkeras216", "--drop-softmax", dir, 1, "--minibatch 4");
     auto want = snn::testing::read_dataset(expected_file("fmnist_dense_tfkeras216"),
                                            "/outputs_presoftmax")
                     .to(torch::kFloat64);

@@ -227,10 +227,11 @@ int run(const Args& args) {
     sim.run_steps(steps, slice_inputs(data.inputs, 0, batch, steps));
     snn::write_probes(sim, out, sim.dtype());
   } else {
-    // Each minibatch starts from the built state, as every item does in a single batch.
+    // Each minibatch starts from the built state, as every item does in a single batch; a soft
+    // reset, because a full reset would also put back the parameters --params loaded.
     std::map<std::string, std::vector<torch::Tensor>> parts;
     for (int64_t k = 0; k < chunks; ++k) {
-      if (k > 0) sim.reset();
+      if (k > 0) sim.soft_reset(/*include_probes=*/true);
       sim.run_steps(steps, slice_inputs(data.inputs, k * batch, batch, steps));
       for (const snn::ProbePtr& p : net->all_probes()) parts[p->id()].push_back(sim.data(p));
     }
