@@ -294,6 +294,57 @@ TEST_CASE("snn-train trains from an HDF5 data file's /inputs and /targets", "[to
   CHECK_FALSE(lines[1].contains("val_accuracy"));  // float targets: no accuracy
 }
 
+TEST_CASE("snn-train: named arrays fall back to the file layout; validation_freq",
+          "[tools][train]") {
+  TempDir dir("snn_train_h5_names");
+  // The train block names arrays of another dataset ("features", "goal"); the file holds
+  // them as /inputs/u and /targets/p_y, which are used instead.
+  write_text(dir.file("reg.json"), R"({
+    "format": "snn-network/1", "label": "reg", "seed": 1,
+    "nodes": [{"id": "u", "size_out": 2}, {"id": "y", "size_in": 2}],
+    "ensembles": [{"id": "e", "n_neurons": 20, "dimensions": 1,
+                   "neuron_type": {"type": "RectifiedLinear"}, "gain": 1.0, "bias": 0.5}],
+    "connections": [
+      {"pre": "u", "post": "e.neurons", "transform": {"type": "Glorot"}, "synapse": null},
+      {"pre": "e.neurons", "post": "y", "transform": {"type": "Glorot"}, "synapse": null}],
+    "probes": [{"id": "p_y", "target": "y"}],
+    "train": {"epochs": 4, "minibatch_size": 16, "optimizer": {"type": "SGD", "lr": 0.05},
+              "inputs": {"u": "features"}, "targets": {"p_y": "goal"},
+              "validation_freq": 2}
+  })");
+  torch::manual_seed(0);
+  torch::Tensor x = torch::rand({64, 2}, torch::kFloat32) * 2 - 1;
+  snn::testing::write_dataset(dir.file("data.h5"), "/inputs/u", x);
+  snn::testing::write_dataset(dir.file("data.h5"), "/targets/p_y", x);
+  SECTION("the spec's validation_freq: epochs 2 and 4") {
+    ToolResult r = run_tool(kTrain, "reg.json --data data.h5 --validation data.h5 -q", dir.path());
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    const auto lines = read_metrics(dir.file("runs/reg/metrics.jsonl"));
+    REQUIRE(lines.size() == 4);
+    CHECK_FALSE(lines[0].contains("val_loss"));
+    CHECK(lines[1].contains("val_loss"));
+    CHECK_FALSE(lines[2].contains("val_loss"));
+    CHECK(lines[3].contains("val_loss"));
+  }
+  SECTION("--validation-freq overrides it") {
+    ToolResult r = run_tool(
+        kTrain, "reg.json --data data.h5 --validation data.h5 --validation-freq 3 -q", dir.path());
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    const auto lines = read_metrics(dir.file("runs/reg/metrics.jsonl"));
+    REQUIRE(lines.size() == 4);
+    for (int e : {0, 1, 3}) CHECK_FALSE(lines[e].contains("val_loss"));
+    CHECK(lines[2].contains("val_loss"));
+  }
+  SECTION("a name neither there nor in the layout is still named") {
+    snn::testing::write_dataset(dir.file("other.h5"), "/inputs/v", x);
+    ToolResult r = run_tool(kTrain, "reg.json --data other.h5 -q", dir.path());
+    CHECK(r.code == 1);
+    CHECK_THAT(r.err, Contains("other.h5") && Contains("features"));
+  }
+}
+
 TEST_CASE("snn-train rejects bad input with one line and the right exit code", "[tools][train]") {
   TempDir dir("snn_train_bad");
   write_text(dir.file("tiny.json"), classifier_spec(32));

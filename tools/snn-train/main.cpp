@@ -54,6 +54,7 @@ struct Args {
   std::optional<int64_t> minibatch;
   std::optional<int64_t> steps;
   std::optional<int64_t> validation_steps;
+  std::optional<int64_t> validation_freq;
   std::optional<double> lr;
   std::string optimizer;
   std::string device = "cpu";
@@ -81,6 +82,7 @@ struct TrainBlock {
   std::optional<uint64_t> seed;
   int64_t truncation = 0;
   std::optional<int64_t> validation_steps;
+  std::optional<int64_t> validation_freq;
   json optimizer = json::object();
   std::map<std::string, json> losses;  // probe id -> loss object
   std::optional<std::vector<std::string>> metrics;
@@ -91,7 +93,7 @@ struct TrainBlock {
 
 const char* const kTrainKeys =
     "n_steps, minibatch_size, epochs, seed, optimizer, loss, metrics, truncation, "
-    "validation_steps, data, inputs, targets";
+    "validation_steps, validation_freq, data, inputs, targets";
 
 TrainBlock read_train_block(const std::string& text, const std::string& spec) {
   TrainBlock b;
@@ -132,6 +134,8 @@ TrainBlock read_train_block(const std::string& text, const std::string& spec) {
       b.truncation = integer(v, key, 0);
     } else if (key == "validation_steps") {
       b.validation_steps = integer(v, key, 1);
+    } else if (key == "validation_freq") {
+      b.validation_freq = integer(v, key, 1);
     } else if (key == "optimizer") {
       if (!v.is_object()) {
         throw snn::SpecError(at(key) +
@@ -256,8 +260,19 @@ void check_block(const TrainBlock& block, const snn::Network& net, const std::st
 Mapping map_arrays(const TrainBlock& block, const snn::Dataset& data, const snn::Network& net,
                    const std::string& spec) {
   Mapping m;
+  // The block's names fit the data they were written for (e.g. a built-in dataset's
+  // "images"); a file in the tools.md layout holds the same arrays under /inputs/<node_id>
+  // and /targets/<probe_id>, so those are used when the named array is absent.
+  auto by_id = [&](const std::map<std::string, std::string>& named, const std::string& group) {
+    std::map<std::string, std::string> out;
+    for (const auto& [id, name] : named) {
+      const bool fallback = !data.arrays.count(name) && data.arrays.count(group + id);
+      out[id] = fallback ? group + id : name;
+    }
+    return out;
+  };
   if (block.inputs) {
-    m.inputs = *block.inputs;
+    m.inputs = by_id(*block.inputs, "inputs/");
   } else {
     for (const auto& [name, t] : data.arrays) {
       if (name.rfind("inputs/", 0) != 0) continue;
@@ -281,7 +296,7 @@ Mapping map_arrays(const TrainBlock& block, const snn::Dataset& data, const snn:
   }
 
   if (block.targets) {
-    m.targets = *block.targets;
+    m.targets = by_id(*block.targets, "targets/");
   } else {
     for (const auto& [name, t] : data.arrays) {
       if (name.rfind("targets/", 0) != 0) continue;
@@ -599,7 +614,7 @@ int run(const Args& args) {
   int64_t val_steps = n_steps;
   if (!val_source.empty()) {
     const snn::Dataset val_data = snn::load_dataset(val_source, args.limit);
-    val = select(val_data, mapping, *net);
+    val = select(val_data, map_arrays(block, val_data, *net, args.spec), *net);
     std::optional<int64_t> wanted =
         args.validation_steps ? args.validation_steps : block.validation_steps;
     const std::string what = described(args.validation_steps, "--validation-steps",
@@ -659,7 +674,11 @@ int run(const Args& args) {
       .truncation(block.truncation)
       .initial_epoch(done)
       .progress_bar(!args.quiet);
-  if (val) fit.validation_inputs(val->x).validation_targets(val->y).validation_steps(val_steps);
+  if (val) {
+    fit.validation_inputs(val->x).validation_targets(val->y).validation_steps(val_steps);
+    fit.validation_freq(args.validation_freq ? *args.validation_freq
+                                             : block.validation_freq.value_or(1));
+  }
   fit.on_epoch_end([&](const snn::EpochLogs& logs) {
     // metrics.jsonl first, then the checkpoint: a run killed between the two has a line for
     // an epoch its checkpoint lacks, which --resume drops and computes again (the other
@@ -739,6 +758,9 @@ int main(int argc, char** argv) {
   app.add_option("--validation-steps", args.validation_steps,
                  "time steps per validation item (default: /train/validation_steps, else as "
                  "--steps)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--validation-freq", args.validation_freq,
+                 "validate after every Nth epoch only (default: /train/validation_freq, else 1)")
       ->check(CLI::PositiveNumber);
   app.add_option("--lr", args.lr, "learning rate (default: /train/optimizer/lr, else 0.001)")
       ->check(CLI::PositiveNumber);

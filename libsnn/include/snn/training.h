@@ -119,6 +119,9 @@ struct FitOptions {
   /// Steps per validation item; -1: as n_steps. Spiking networks are trained as rates in
   /// few steps but need more steps to be judged on their spikes.
   TORCH_ARG(int64_t, validation_steps) = -1;
+  /// Validate after every Nth epoch only (epochs N, 2N, ..., as Keras's validation_freq):
+  /// spiking validation over many steps can cost more than the epoch it judges.
+  TORCH_ARG(int64_t, validation_freq) = 1;
   /// Called after every epoch (after validation); return false to stop training.
   TORCH_ARG(std::function<bool(const EpochLogs&)>, on_epoch_end);
 };

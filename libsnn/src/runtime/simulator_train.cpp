@@ -300,7 +300,7 @@ History Simulator::fit(const Inputs& x, const Targets& y, FitOptions options) {
     logs.values = finish_logs(dp, sums, static_cast<double>(N), "");
     logs.values["seconds"] = seconds;
     logs.values["samples_per_s"] = static_cast<double>(N) / std::max(seconds, 1e-9);
-    if (validate) {
+    if (validate && (epoch + 1) % std::max<int64_t>(options.validation_freq(), 1) == 0) {
       auto val = evaluate(options.validation_inputs(), options.validation_targets(),
                           validation_steps);
       for (const auto& [k, v] : val) logs.values["val_" + k] = v;
