@@ -204,7 +204,8 @@ namespace {
 const char* kFullSpec = R"({
   "format": "snn-network/1", "label": "full", "seed": 7, "dt": 0.002,
   "settings": {"lif_smoothing": 0.05, "trainable": false, "dtype": "float64",
-               "stateful": false, "keep_history": false, "training_mode": "spiking"},
+               "stateful": false, "keep_history": false, "training_mode": "spiking",
+               "train_synapses": false},
   "nodes": [
     {"id": "vec", "output": [0.5, -0.1], "label": "a vector"},
     {"id": "prod", "size_in": 2, "output": {"expr": "x0*x1"}},
@@ -260,6 +261,7 @@ TEST_CASE("spec: a spec using every supported field", "[spec]") {
   CHECK_FALSE(s.stateful());
   CHECK_FALSE(s.keep_history());
   CHECK(s.training_mode() == "spiking");
+  CHECK_FALSE(s.train_synapses());
 
   const auto& ns = net->nodes();
   REQUIRE(ns.size() == 5);

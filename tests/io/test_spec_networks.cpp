@@ -116,8 +116,9 @@ TEST_CASE("bad networks entries are named with their JSON path", "[spec][network
   };
   fails_with(json::array({{{"type", "Bogus"}, {"id", "x"}}}), json::array(),
              "/networks/0/type: unknown network type \"Bogus\"");
-  fails_with(json::array({{{"type", "LMU"}, {"id", "x"}}}), json::array(),
-             "LMU is not available in this build");
+  fails_with(json::array({{{"type", "LMU"}, {"id", "x"}, {"units", 4}, {"order", 3},
+                           {"input_dimensions", 1}}}),
+             json::array(), "/networks/0: missing required key \"theta\"");
   fails_with(json::array({{{"type", "EnsembleArray"}, {"id", "ea"}, {"n_ensembles", 2}}}),
              json::array(), "/networks/0: missing required key \"n_neurons\"");
   fails_with(json::array({{{"type", "Product"}, {"id", "pr"}, {"n_neurons", 10},

@@ -178,7 +178,8 @@ TEST_CASE("spec save: defaults are written out", "[spec][roundtrip]") {
                               {"dtype", "float32"},
                               {"stateful", true},
                               {"keep_history", true},
-                              {"training_mode", "rate"}});
+                              {"training_mode", "rate"},
+                              {"train_synapses", true}});
   const json& e = j["ensembles"][0];
   CHECK(e["neuron_type"]["type"] == "LIF");
   CHECK(e["neuron_type"]["tau_rc"] == 0.02);

@@ -8,6 +8,7 @@
 #include "snn/network.h"
 #include "snn/simulator.h"
 #include "snn/spec.h"
+#include "snn/tensor_node.h"
 
 namespace {
 
@@ -269,4 +270,39 @@ TEST_CASE("freeze_params refuses objects of another network", "[train][runtime][
   CHECK_THROWS_AS(sim.get_nengo_params(snn::ConnectionPtr()), snn::SpecError);
   // Nothing of the stranger changed.
   CHECK(stranger->find_ensemble("a")->options().encoders().is_distribution());
+}
+
+TEST_CASE("freeze_params: TensorNode modules start later simulators from the trained values",
+          "[train][runtime][freeze]") {
+  auto net = std::make_shared<snn::Network>(snn::NetworkOptions().seed(5));
+  auto in = net->node(snn::NodeOptions().id("in").size_out(3));
+  auto lin = snn::tensor_node(
+      *net, snn::TensorNodeOptions().id("lin").shape_in({3}).module(torch::nn::Linear(3, 2)));
+  net->connect(in, lin, snn::ConnectionOptions().synapse(nullptr));
+  net->probe(lin, snn::ProbeOptions().id("p"));
+  snn::Simulator trained(net, f64());
+  const auto built = params(trained);
+  torch::manual_seed(21);
+  auto x = torch::rand({8, 1, 3}, torch::kFloat64), y = torch::rand({8, 1, 2}, torch::kFloat64);
+  trained.compile(snn::CompileOptions().optimizer(snn::OptimizerOptions().lr(0.05)).loss(
+      "p", snn::LossOptions()));
+  trained.fit({{"in", x}}, {{"p", y}}, snn::FitOptions().epochs(3).progress_bar(false));
+  const auto after = params(trained);
+  CHECK(max_diff(after.at("nodes.lin.weight"), built.at("nodes.lin.weight")) > 1e-4);
+
+  snn::Simulator before_freeze(net, f64());  // a fresh module: the built values
+  CHECK(max_diff(params(before_freeze).at("nodes.lin.weight"), built.at("nodes.lin.weight")) <
+        1e-12);
+  trained.freeze_params(net);
+  snn::Simulator fresh(net, f64());
+  for (const char* k : {"nodes.lin.weight", "nodes.lin.bias"}) {
+    INFO(k);
+    CHECK(max_diff(params(fresh).at(k), after.at(k)) < 1e-12);
+  }
+  auto want = trained.predict({{"in", x}}), got = fresh.predict({{"in", x}});
+  CHECK(max_diff(got.at("p"), want.at("p")) < 1e-12);
+  // Training the first simulator further does not reach the frozen copy.
+  trained.fit({{"in", x}}, {{"p", y}}, snn::FitOptions().epochs(1).progress_bar(false));
+  snn::Simulator later(net, f64());
+  CHECK(max_diff(params(later).at("nodes.lin.weight"), after.at("nodes.lin.weight")) < 1e-12);
 }

@@ -374,6 +374,12 @@ struct NetworkSettings {
   TORCH_ARG(bool, stateful) = true;
   TORCH_ARG(bool, keep_history) = true;
   TORCH_ARG(std::string, training_mode) = "rate";
+  /// Whether synapses filter while training. False drops them in training only (a
+  /// feed-forward network then passes every signal straight through, as with synapse null; a
+  /// recurrent one keeps the synapse's one-step delay), so a network trained on single steps
+  /// runs with its synapses in inference: NengoDL's recipe of training without synapses and
+  /// adding them to run spiking, kept in one spec.
+  TORCH_ARG(bool, train_synapses) = true;
 };
 
 struct NetworkOptions {

@@ -215,6 +215,26 @@ class Tanh : public NeuronType {
   TanhOptions options;
 };
 
+/// Nengo's Direct mode: the ensemble computes its functions exactly, with no neurons. Its
+/// output is its input (the represented value, same step); connections from it apply their
+/// function to that value as a Node's do. It has no gain, bias, max_rates or intercepts, and
+/// nothing to train; `.neurons`, noise, learning rules and weight solvers are errors.
+class Direct : public NeuronType {
+ public:
+  std::string type() const override { return "Direct"; }
+  bool negative() const override { return true; }
+  nlohmann::json params() const override;
+  torch::Tensor rates(const torch::Tensor& J) const override { return J; }
+  /// Throws BuildError: a Direct ensemble has no neurons to tune.
+  std::pair<torch::Tensor, torch::Tensor> gain_bias(const torch::Tensor& max_rates,
+                                                    const torch::Tensor& intercepts) const override;
+  std::pair<torch::Tensor, torch::Tensor> max_rates_intercepts(
+      const torch::Tensor& gain, const torch::Tensor& bias) const override;
+};
+
+/// Whether `type` is Direct mode (no neurons).
+bool is_direct(const NeuronTypePtr& type);
+
 struct AdaptiveLIFOptions {
   TORCH_ARG(double, tau_n) = 1.0;
   TORCH_ARG(double, inc_n) = 0.01;

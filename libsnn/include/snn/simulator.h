@@ -55,7 +55,9 @@ struct GradientCheck {
   bool passed = false;  // NengoDL's tolerances: atol 1e-5, rtol 1e-3 (float64)
 };
 
-/// What the build made of an ensemble (float64, CPU; live values after training).
+/// What the build made of an ensemble (float64, CPU; live values after training). A Direct
+/// ensemble has identity encoders and eval points; its gain, bias, max_rates and intercepts
+/// are undefined tensors (Nengo's None).
 struct EnsembleData {
   torch::Tensor gain, bias, encoders, scaled_encoders, eval_points, max_rates, intercepts;
 };

@@ -8,6 +8,7 @@
 #include "snn/io.h"
 #include "snn/layers.h"
 #include "snn/learning_rules.h"
+#include "snn/lmu.h"
 #include "snn/network.h"
 #include "snn/networks.h"
 #include "snn/neurons.h"

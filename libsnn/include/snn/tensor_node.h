@@ -58,7 +58,10 @@ ModuleMaker clone_or_share(std::shared_ptr<torch::nn::Module> module);
 
 /// Everything a TensorNode holds (NodeOptions::tensor); made by snn::tensor_node.
 struct TensorFunction {
-  ModuleMaker make;
+  /// Mutable so that Simulator::freeze_params can point it at a copy of the trained module
+  /// (later simulators then start from the trained values, as NengoDL's in-place Keras
+  /// layers do); a module that cannot be cloned is shared and trained in place anyway.
+  mutable ModuleMaker make;
   TensorForward forward;
   std::vector<int64_t> shape_in, shape_out;
   bool pass_time = false;

@@ -73,7 +73,26 @@ BuiltEnsemble build_ensemble(const EnsemblePtr& ens, uint32_t seed) {
   b.ensemble = ens;
   b.neuron_type = o.neuron_type();
   b.seed = seed;
+  b.units = n;
   Rng rng(seed);
+  if (is_direct(o.neuron_type())) {
+    // Nengo's Direct mode: eval points as usual (connections' default), identity encoders,
+    // no tuning; the runtime's d identity units pass the input straight to the output.
+    try {
+      const int64_t m = o.n_eval_points() ? *o.n_eval_points() : default_n_eval_points(n, d);
+      b.eval_points = sample_eval_points(o.eval_points(), m, d, o.radius(), true, rng, name);
+    } catch (const SpecError& e) {
+      throw BuildError(name + ": " + e.what());
+    }
+    if (o.noise()) throw BuildError(name + ": noise needs neurons; a Direct ensemble has none");
+    b.direct = true;
+    b.units = d;
+    b.encoders = torch::eye(d, kF64);
+    b.scaled_encoders = b.encoders;
+    b.gain = torch::ones({d}, kF64);
+    b.bias = torch::zeros({d}, kF64);
+    return b;
+  }
   try {
     const int64_t m = o.n_eval_points() ? *o.n_eval_points() : default_n_eval_points(n, d);
     b.eval_points = sample_eval_points(o.eval_points(), m, d, o.radius(), true, rng, name);
@@ -223,6 +242,21 @@ Model build_model(const Network& net, double dt, std::optional<uint32_t> seed) {
     const auto name = c->describe();
     check_member(c->pre(), name, "pre");
     check_member(c->post(), name, "post");
+    auto direct = [&](const ObjRef& r) {
+      return (r.kind == ObjRef::Kind::Ensemble || r.kind == ObjRef::Kind::Neurons) &&
+             model.ensembles[model.ensemble_index.at(r.ensemble.get())].direct;
+    };
+    for (const ObjRef* r : {&c->pre(), &c->post()})
+      if (r->kind == ObjRef::Kind::Neurons && direct(*r))
+        throw BuildError(name + ": " + r->describe() +
+                         ": a Direct-mode ensemble has no neurons to connect");
+    if (direct(c->pre()) && c->options().solver() && c->options().solver()->weights())
+      throw BuildError(name + ": a weight solver needs neurons; " + c->pre().describe() +
+                       " is in Direct mode");
+    if (direct(c->post()) && c->options().solver() && c->options().solver()->weights() &&
+        c->pre().kind == ObjRef::Kind::Ensemble)
+      throw BuildError(name + ": a weight solver needs post neurons; " + c->post().describe() +
+                       " is in Direct mode");
     BuiltConnection b;
     b.connection = c;
     b.seed = seeds.of.at(c.get());
@@ -259,7 +293,7 @@ Model build_model(const Network& net, double dt, std::optional<uint32_t> seed) {
         throw BuildError(name + ": the transform distribution gave shape " +
                          c10::str(transform.sizes()));
     }
-    if (c->pre().kind == ObjRef::Kind::Ensemble) {
+    if (c->pre().kind == ObjRef::Kind::Ensemble && !direct(c->pre())) {
       b.decoded = true;
       const auto& pre = model.ensembles[model.ensemble_index.at(c->pre().ensemble.get())];
       const auto& eo = pre.ensemble->options();
@@ -339,7 +373,16 @@ Model build_model(const Network& net, double dt, std::optional<uint32_t> seed) {
       b.index = t.slice.resolve(full);
       b.full = is_identity(b.index, full);
     }
-    if (t.kind == ObjRef::Kind::Ensemble && (attr == "output" || attr == "decoded_output")) {
+    if (t.kind == ObjRef::Kind::Neurons &&
+        model.ensembles[model.ensemble_index.at(t.ensemble.get())].direct)
+      throw BuildError(name + ": " + t.describe() + ": a Direct-mode ensemble has no neurons");
+    if (t.kind == ObjRef::Kind::Ensemble && (attr == "output" || attr == "decoded_output") &&
+        model.ensembles[model.ensemble_index.at(t.ensemble.get())].direct) {
+      // The represented value itself: the identity rows of the probed dimensions.
+      b.decoders = torch::eye(t.ensemble->dimensions(), kF64)
+                       .index_select(0, torch::tensor(b.index, torch::kLong));
+    } else if (t.kind == ObjRef::Kind::Ensemble &&
+               (attr == "output" || attr == "decoded_output")) {
       const auto& pre = model.ensembles[model.ensemble_index.at(t.ensemble.get())];
       auto x = b.full ? pre.eval_points
                       : pre.eval_points.index_select(1, torch::tensor(b.index, torch::kLong));

@@ -18,6 +18,10 @@ struct BuiltEnsemble {
   torch::Tensor gain, bias, encoders, scaled_encoders, eval_points, max_rates, intercepts;
   NeuronState initial_state;  // each (n_neurons,)
   uint32_t seed = 0;
+  /// The width of its "neurons" in the runtime: n_neurons, or dimensions for Direct mode,
+  /// whose identity "neurons" carry the represented value.
+  int64_t units = 0;
+  bool direct = false;
 };
 
 struct BuiltConnection {

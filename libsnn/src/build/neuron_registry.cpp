@@ -90,6 +90,10 @@ Registry& registry() {
       return std::make_shared<SpikingRectifiedLinear>(
           RectifiedLinearOptions().amplitude(p["amplitude"]));
     };
+    reg->factories["Direct"] = [](const nlohmann::json& j, const std::string& path) {
+      read_params(j, path, "Direct", {});
+      return std::make_shared<Direct>();
+    };
     reg->factories["Sigmoid"] = [](const nlohmann::json& j, const std::string& path) {
       auto p = read_params(j, path, "Sigmoid", {{"tau_ref", 0.0025}});
       require(p.at("tau_ref") > 0, path + "/tau_ref", "expected tau_ref > 0");

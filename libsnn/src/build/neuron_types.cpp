@@ -195,6 +195,20 @@ std::pair<torch::Tensor, torch::Tensor> Sigmoid::max_rates_intercepts(
   return {(1.0 / options.tau_ref()) / (1.0 + torch::exp(-inv)), 1.0 - inv / gain};
 }
 
+// -------------------------------------------------------------------------------- Direct --
+nlohmann::json Direct::params() const { return nlohmann::json::object(); }
+std::pair<torch::Tensor, torch::Tensor> Direct::gain_bias(const torch::Tensor&,
+                                                          const torch::Tensor&) const {
+  throw BuildError("Direct neurons have no gain and bias (the ensemble has no neurons)");
+}
+std::pair<torch::Tensor, torch::Tensor> Direct::max_rates_intercepts(const torch::Tensor&,
+                                                                     const torch::Tensor&) const {
+  throw BuildError("Direct neurons have no max_rates and intercepts (the ensemble has no neurons)");
+}
+bool is_direct(const NeuronTypePtr& type) {
+  return type && dynamic_cast<const Direct*>(type.get()) != nullptr;
+}
+
 // ---------------------------------------------------------------------------------- Tanh --
 nlohmann::json Tanh::params() const { return {{"tau_ref", options.tau_ref()}}; }
 torch::Tensor Tanh::rates(const torch::Tensor& J) const {

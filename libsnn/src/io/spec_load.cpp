@@ -21,6 +21,7 @@
 #include "snn/errors.h"
 #include "snn/learning_rules.h"
 #include "snn/layers.h"
+#include "snn/lmu.h"
 #include "snn/networks.h"
 #include "snn/processes.h"
 #include "snn/spec.h"
@@ -375,11 +376,13 @@ void Reader::read_settings(const json& j, const std::string& path, NetworkSettin
     return;
   }
   Fields f(*this, j, path, "settings",
-           {"lif_smoothing", "trainable", "dtype", "stateful", "keep_history", "training_mode"});
+           {"lif_smoothing", "trainable", "dtype", "stateful", "keep_history", "training_mode",
+            "train_synapses"});
   if (auto v = f.number("lif_smoothing", false, true)) s.lif_smoothing(*v);
   if (auto v = f.boolean("trainable")) s.trainable(*v);
   if (auto v = f.boolean("stateful")) s.stateful(*v);
   if (auto v = f.boolean("keep_history")) s.keep_history(*v);
+  if (auto v = f.boolean("train_synapses")) s.train_synapses(*v);
   if (auto v = f.string("dtype")) {
     if (*v == "float32" || *v == "float64")
       s.dtype(*v);
@@ -956,6 +959,7 @@ void Reader::read_library_network(const json& j, const std::string& path) {
        {"dimensions", "n_neurons_per_ensemble", "mutual_inhib", "threshold", "neuron_type"}},
       {"Integrator", {"n_neurons", "dimensions", "recurrent_tau", "neuron_type", "ensemble"}},
       {"Oscillator", {"n_neurons", "recurrent_tau", "frequency", "neuron_type", "ensemble"}},
+      {"LMU", {"units", "order", "theta", "input_dimensions"}},
   };
   auto type_it = j.find("type");
   if (type_it == j.end() || !type_it->is_string()) {
@@ -969,9 +973,8 @@ void Reader::read_library_network(const json& j, const std::string& path) {
   if (keys == kKeys.end()) {
     std::vector<std::string> names;
     for (const auto& [name, unused] : kKeys) names.push_back(name);
-    fail(child(path, "type"), "unknown network type \"" + type + "\" (known: " + join(names) +
-                                  (type == "LMU" ? "; LMU is not available in this build" : "") +
-                                  ")");
+    fail(child(path, "type"),
+         "unknown network type \"" + type + "\" (known: " + join(names) + ")");
     return;
   }
   std::vector<std::string> allowed = {"type", "id", "label", "seed"};
@@ -1069,6 +1072,16 @@ void Reader::read_library_network(const json& j, const std::string& path) {
       o.ensemble(ens).id(*id).seed(seed);
       if (label) o.label(*label);
       return integrator(*net_, o).network;
+    };
+  } else if (type == "LMU") {
+    auto units = integer("units", true), order = integer("order", true);
+    auto d = integer("input_dimensions", true);
+    auto theta = positive("theta", true);
+    make = [=] {
+      LMUOptions o(units.value_or(1), order.value_or(1), theta.value_or(1.0), d.value_or(1));
+      o.id(*id).seed(seed);
+      if (label) o.label(*label);
+      return lmu(*net_, o).network;
     };
   } else {  // Oscillator
     auto n = integer("n_neurons", true);

@@ -312,7 +312,8 @@ json network_spec(const Network& network) {
               {"dtype", s.dtype()},
               {"stateful", s.stateful()},
               {"keep_history", s.keep_history()},
-              {"training_mode", s.training_mode()}}}};
+              {"training_mode", s.training_mode()},
+              {"train_synapses", s.train_synapses()}}}};
   if (!network.options().id().empty()) j["id"] = network.options().id();
   if (!network.options().train().empty()) j["train"] = json::parse(network.options().train());
 

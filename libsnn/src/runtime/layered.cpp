@@ -121,7 +121,7 @@ std::vector<torch::Tensor> SimModuleImpl::forward_layered(SimState& state, const
     }
     if (bc.conv || bc.sparse) x = structured_transform(ci, x);
     if (conn_post_gain_[ci].defined()) x = x * conn_post_gain_[ci];
-    if (conn_filter_[ci]) {
+    if (conn_filter_[ci] && !synapses_off()) {
       auto y = filter_steps(*conn_filter_[ci], state.conn_x[ci], x, T);
       x = delay_one_step(y, state.conn_out[ci]);
     }
@@ -194,7 +194,7 @@ std::vector<torch::Tensor> SimModuleImpl::forward_layered(SimState& state, const
         Signal J;
         if (ens_in[e].defined()) J = torch::matmul(ens_in[e], enc_[e].t());
         if (ens_nin[e].defined()) J = J.defined() ? J + ens_nin[e] : ens_nin[e];
-        if (!J.defined()) J = torch::zeros({B, 1, m.ensembles[e].ensemble->n_neurons()}, opts_);
+        if (!J.defined()) J = torch::zeros({B, 1, m.ensembles[e].units}, opts_);
         if (noise[e].defined())  // added to the neuron input every step, as the step loop does
           J = J + (noise[e].dim() == 3 ? noise[e] : noise[e].unsqueeze(0));
         steps = std::max(steps, J.size(1));
@@ -230,7 +230,7 @@ std::vector<torch::Tensor> SimModuleImpl::forward_layered(SimState& state, const
       }
       for (size_t j = 0; j < block.ensembles.size(); ++j) {
         const size_t e = block.ensembles[j];
-        const int64_t n = m.ensembles[e].ensemble->n_neurons();
+        const int64_t n = m.ensembles[e].units;
         ens_out[e] = block.ensembles.size() == 1 ? out : out.narrow(2, block.offsets[j], n);
         ens_J[e] = block.ensembles.size() == 1 ? J : J.narrow(2, block.offsets[j], n);
         for (size_t ci : plan.ensemble_outgoing[e]) push(ci, ens_out[e]);
@@ -285,7 +285,7 @@ std::vector<torch::Tensor> SimModuleImpl::forward_layered(SimState& state, const
       default: break;
     }
     if (probe_idx_[p].defined()) v = v.index_select(2, probe_idx_[p]);
-    if (probe_filter_[p]) {
+    if (probe_filter_[p] && !synapses_off()) {
       auto y = filter_steps(*probe_filter_[p], state.probe_x[p], v, T);
       v = delay_one_step(y, state.probe_out[p]);
     }

@@ -102,7 +102,9 @@ SimModuleImpl::SimModuleImpl(std::shared_ptr<const Model> model, std::shared_ptr
   auto ens_mod = register_module("ensembles", std::make_shared<torch::nn::Module>());
   for (const auto& be : m.ensembles) {
     auto sub = ens_mod->register_module(be.ensemble->id(), std::make_shared<torch::nn::Module>());
-    const bool trainable = be.ensemble->options().trainable().value_or(trainable_default);
+    // A Direct ensemble's identity encoders and zero biases are fixed.
+    const bool trainable =
+        !be.direct && be.ensemble->options().trainable().value_or(trainable_default);
     auto add = [&](const char* name, const torch::Tensor& v, bool param) {
       auto t = v.to(opts_).clone();
       return param && trainable ? sub->register_parameter(name, t, true)
@@ -184,7 +186,7 @@ SimState SimModuleImpl::initial_state(int64_t batch) const {
         // A rate twin's own state variable that the spiking type lacks starts at zero.
         parts.push_back(it != init.end()
                             ? it->second
-                            : torch::zeros({m.ensembles[e].ensemble->n_neurons()}, torch::kFloat64));
+                            : torch::zeros({m.ensembles[e].units}, torch::kFloat64));
       }
       st[name] = torch::cat(parts).to(opts_).unsqueeze(0).expand({batch, -1}).clone();
     }
@@ -390,7 +392,9 @@ std::vector<torch::Tensor> SimModuleImpl::forward_steps(SimState& state, const I
     if (!learning && (bc.conv || bc.sparse)) x = structured_transform(ci, x);
     if (conn_post_gain_[ci].defined()) x = x * conn_post_gain_[ci];
     if (conn_filter_[ci]) {
-      next_out[ci] = conn_filter_[ci]->step(state.conn_x[ci], x);
+      // Synapses off in training: the value passes unfiltered, still one step late, as the
+      // step order needs it to break recurrent loops.
+      next_out[ci] = synapses_off() ? x : conn_filter_[ci]->step(state.conn_x[ci], x);
     } else {
       if (n_rules) conn_value[ci] = x;
       deliver(ci, x);
@@ -452,7 +456,7 @@ std::vector<torch::Tensor> SimModuleImpl::forward_steps(SimState& state, const I
                              : torch::bmm(E, ens_in[e].unsqueeze(2)).squeeze(2);
           }
           if (ens_nin[e].defined()) J = J.defined() ? J + ens_nin[e] : ens_nin[e];
-          if (!J.defined()) J = torch::zeros({B, m.ensembles[e].ensemble->n_neurons()}, opts_);
+          if (!J.defined()) J = torch::zeros({B, m.ensembles[e].units}, opts_);
           if (noise[e].defined())  // Nengo: noise SimProcess incs the neuron input (same step)
             J = J + (noise[e].dim() == 3 ? noise[e].select(1, k) : noise[e].select(0, k));
           parts.push_back(J);
@@ -461,7 +465,7 @@ std::vector<torch::Tensor> SimModuleImpl::forward_steps(SimState& state, const I
         auto out = step_block(bi, dt, J, state.blocks[bi]);
         for (size_t j = 0; j < block.ensembles.size(); ++j) {
           const size_t e = block.ensembles[j];
-          const int64_t n = m.ensembles[e].ensemble->n_neurons();
+          const int64_t n = m.ensembles[e].units;
           ens_out[e] = block.ensembles.size() == 1 ? out : out.narrow(1, block.offsets[j], n);
           ens_J[e] = block.ensembles.size() == 1 ? J : J.narrow(1, block.offsets[j], n);
           for (size_t ci : plan.ensemble_outgoing[e]) push(ci, ens_out[e], t);
@@ -520,7 +524,7 @@ std::vector<torch::Tensor> SimModuleImpl::forward_steps(SimState& state, const I
       torch::Tensor sample = v;
       if (probe_filter_[p]) {
         sample = state.probe_out[p];
-        state.probe_out[p] = probe_filter_[p]->step(state.probe_x[p], v);
+        state.probe_out[p] = synapses_off() ? v : probe_filter_[p]->step(state.probe_x[p], v);
       }
       if (std::fmod(static_cast<double>(step_no), bp.period) < 1.0) recorded[p].push_back(sample);
     }

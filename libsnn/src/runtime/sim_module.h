@@ -51,6 +51,7 @@ struct SimModuleOptions {
   double lif_smoothing = 0.0;
   TrainingMode training_mode = TrainingMode::Rate;
   bool layered = true;  // use the all-steps-at-once executor for feed-forward networks
+  bool train_synapses = true;  // settings.train_synapses: false drops synapses in training
 };
 
 class SimModuleImpl : public torch::nn::Module {
@@ -72,6 +73,8 @@ class SimModuleImpl : public torch::nn::Module {
   const torch::Tensor& scaled_encoders(size_t e) const { return enc_[e]; }
   const torch::Tensor& gain(size_t e) const { return gain_[e]; }
   const torch::Tensor& weights(size_t c) const { return weights_[c]; }
+  /// TensorNode i's module (null for other nodes).
+  const std::shared_ptr<torch::nn::Module>& node_module(size_t i) const { return node_module_[i]; }
   torch::Dtype dtype() const { return dtype_; }
   torch::Device device() const { return device_; }
   const Model& model() const { return *model_; }
@@ -79,6 +82,8 @@ class SimModuleImpl : public torch::nn::Module {
   const SimModuleOptions& options() const { return sim_options_; }
   /// Whether forward() will take the layered path.
   bool layered() const { return sim_options_.layered && plan_->feed_forward; }
+  /// Whether this forward pass skips synapse filtering (training with train_synapses off).
+  bool synapses_off() const { return is_training() && !sim_options_.train_synapses; }
 
  private:
   std::vector<torch::Tensor> forward_steps(SimState& state, const Inputs& inputs, int64_t n_steps);

@@ -47,6 +47,7 @@ Simulator::Simulator(NetworkPtr network, SimulatorOptions options)
   else if (mode == "spiking") mo.training_mode = detail::TrainingMode::Spiking;
   else throw SpecError("settings.training_mode: expected \"rate\" or \"spiking\", got \"" + mode + "\"");
   mo.layered = options.layered();
+  mo.train_synapses = network->settings().train_synapses();
   im.module = detail::SimModule(im.model, im.plan, im.dtype, options.device(), mo);
   im.module->eval();
   im.state = im.module->initial_state(options.minibatch_size());
@@ -151,6 +152,12 @@ EnsembleData Simulator::data(const EnsemblePtr& ensemble) const {
   const auto& b = im.model->ensembles[it->second];
   const double radius = ensemble->options().radius();
   EnsembleData d;
+  if (b.direct) {  // Nengo gives None for what needs neurons
+    d.encoders = b.encoders;
+    d.scaled_encoders = b.scaled_encoders;
+    d.eval_points = b.eval_points;
+    return d;
+  }
   // Live values: training may have changed the scaled encoders and biases (NengoDL's way of
   // reading gain and encoders back out of the scaled encoders).
   auto se = im.module->scaled_encoders(it->second).detach().to(torch::kCPU, torch::kFloat64);

@@ -1,6 +1,7 @@
 // NengoDL's get_nengo_params / freeze_params: the live (trained) values turned back into the
 // options Nengo builds from, so that a fresh build of the objects gives exactly these values.
 #include "runtime/simulator_impl.h"
+#include "snn/tensor_node.h"
 #include "snn/transforms.h"
 
 namespace snn {
@@ -30,7 +31,7 @@ void pin_probe_decoders(const detail::Model& model, const EnsemblePtr& ensemble)
   for (const auto& bp : model.probes) {
     const auto& target = bp.probe->target();
     if (target.kind != ObjRef::Kind::Ensemble || target.ensemble != ensemble ||
-        !bp.decoders.defined())
+        !bp.decoders.defined() || is_direct(ensemble->options().neuron_type()))
       continue;
     bp.probe->set_options(ProbeOptions(bp.probe->options())
                               .solver(std::make_shared<NoSolver>(bp.decoders.t().contiguous())));
@@ -48,6 +49,7 @@ EnsembleOptions Simulator::get_nengo_params(const EnsemblePtr& ensemble) const {
                     " is not part of this simulator's network");
   const auto& built = im.model->ensembles[it->second];
   const auto& o = ensemble->options();
+  if (built.direct) return o;  // Direct mode: nothing was tuned or trained
   auto scaled = f64_cpu(im.module->scaled_encoders(it->second));
   // The build multiplies encoders by gain / radius; dividing it out here makes the rebuild
   // give the trained scaled encoders. The gain itself is the built one: training changes
@@ -133,6 +135,26 @@ void Simulator::freeze_params(const NetworkPtr& network) {
   }
   for (size_t i = 0; i < connections.size(); ++i)
     connections[i]->set_options(std::move(conn_params[i]));
+  // TensorNodes: later simulators clone a copy of the trained module instead of making a
+  // fresh one (the copy is taken now, so further training here does not leak into it).
+  // JSON layers saved with network_to_json still hold only their spec: trained layer
+  // weights travel in checkpoints (save_params), not in JSON.
+  const auto& im = *impl_;
+  for (const auto& n : network->all_nodes()) {
+    const auto& tf = n->options().tensor();
+    auto it = im.model->node_index.find(n.get());
+    if (!tf || it == im.model->node_index.end()) continue;
+    const auto& module = im.module->node_module(it->second);
+    if (!module) continue;
+    std::shared_ptr<torch::nn::Module> copy;
+    try {
+      copy = module->clone();
+    } catch (const c10::Error&) {
+      continue;  // not cloneable: every simulator shares this module, trained in place
+    }
+    copy->to(torch::kCPU);
+    tf->make = clone_or_share(std::move(copy));
+  }
 }
 
 }  // namespace snn
