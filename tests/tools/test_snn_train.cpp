@@ -266,10 +266,11 @@ TEST_CASE("snn-train killed with SIGKILL and resumed ends as an uninterrupted ru
   CHECK(read_metrics(dir.file("B/metrics.jsonl")).size() == static_cast<size_t>(epochs));
 }
 
-TEST_CASE("snn-train trains from an HDF5 data file's /inputs and /targets", "[tools][train]") {
-  TempDir dir("snn_train_h5");
-  // A 2-D input through 20 rectified-linear neurons to a 2-D output, trained on x -> x.
-  write_text(dir.file("reg.json"), R"({
+namespace {
+/// "reg": a 2-D input through 20 rectified-linear neurons to a 2-D output (probe p_y), with
+/// the given train block.
+std::string regression_spec(const std::string& train_block) {
+  return R"({
     "format": "snn-network/1", "label": "reg", "seed": 1,
     "nodes": [{"id": "u", "size_out": 2}, {"id": "y", "size_in": 2}],
     "ensembles": [{"id": "e", "n_neurons": 20, "dimensions": 1,
@@ -278,8 +279,15 @@ TEST_CASE("snn-train trains from an HDF5 data file's /inputs and /targets", "[to
       {"pre": "u", "post": "e.neurons", "transform": {"type": "Glorot"}, "synapse": null},
       {"pre": "e.neurons", "post": "y", "transform": {"type": "Glorot"}, "synapse": null}],
     "probes": [{"id": "p_y", "target": "y"}],
-    "train": {"epochs": 2, "minibatch_size": 16, "optimizer": {"type": "SGD", "lr": 0.05}}
-  })");
+    "train": )" + train_block + "\n}\n";
+}
+}  // namespace
+
+TEST_CASE("snn-train trains from an HDF5 data file's /inputs and /targets", "[tools][train]") {
+  TempDir dir("snn_train_h5");
+  // Trained on x -> x.
+  write_text(dir.file("reg.json"), regression_spec(R"({"epochs": 2, "minibatch_size": 16,
+                                                     "optimizer": {"type": "SGD", "lr": 0.05}})"));
   torch::manual_seed(0);
   torch::Tensor x = torch::rand({64, 2}, torch::kFloat32) * 2 - 1;
   snn::testing::write_dataset(dir.file("data.h5"), "/inputs/u", x);
@@ -299,19 +307,11 @@ TEST_CASE("snn-train: named arrays fall back to the file layout; validation_freq
   TempDir dir("snn_train_h5_names");
   // The train block names arrays of another dataset ("features", "goal"); the file holds
   // them as /inputs/u and /targets/p_y, which are used instead.
-  write_text(dir.file("reg.json"), R"({
-    "format": "snn-network/1", "label": "reg", "seed": 1,
-    "nodes": [{"id": "u", "size_out": 2}, {"id": "y", "size_in": 2}],
-    "ensembles": [{"id": "e", "n_neurons": 20, "dimensions": 1,
-                   "neuron_type": {"type": "RectifiedLinear"}, "gain": 1.0, "bias": 0.5}],
-    "connections": [
-      {"pre": "u", "post": "e.neurons", "transform": {"type": "Glorot"}, "synapse": null},
-      {"pre": "e.neurons", "post": "y", "transform": {"type": "Glorot"}, "synapse": null}],
-    "probes": [{"id": "p_y", "target": "y"}],
-    "train": {"epochs": 4, "minibatch_size": 16, "optimizer": {"type": "SGD", "lr": 0.05},
-              "inputs": {"u": "features"}, "targets": {"p_y": "goal"},
-              "validation_freq": 2}
-  })");
+  write_text(dir.file("reg.json"),
+             regression_spec(R"({"epochs": 4, "minibatch_size": 16,
+                                 "optimizer": {"type": "SGD", "lr": 0.05},
+                                 "inputs": {"u": "features"}, "targets": {"p_y": "goal"},
+                                 "validation_freq": 2})"));
   torch::manual_seed(0);
   torch::Tensor x = torch::rand({64, 2}, torch::kFloat32) * 2 - 1;
   snn::testing::write_dataset(dir.file("data.h5"), "/inputs/u", x);
