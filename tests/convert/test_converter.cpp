@@ -211,6 +211,27 @@ TEST_CASE("Converter: inference_only folds BatchNormalization into fixed transfo
   CHECK(max_abs(folded.run(x).at("softmax"), fallback.run(x).at("softmax")) < 1e-6);
 }
 
+TEST_CASE("Converter: max_to_avg_pool turns max pooling into native average pooling",
+          "[converter]") {
+  const auto path = kKerasDir + "/fmnist_cnn_tfkeras224.h5";
+  const auto options = snn::ConverterOptions().allow_fallback(false).drop_final_softmax(true);
+  // Without the option max pooling has no native form.
+  CHECK_THROWS_WITH(snn::Converter(path, options), Contains("\"max_pooling2d\""));
+  snn::Converter conv(path, snn::ConverterOptions(options).max_to_avg_pool(true));
+  CHECK(conv.fallbacks().empty());
+  // The first pooling (28x28x32 relu outputs -> 14x14x32) against LibTorch's average
+  // pooling of what reaches it.
+  auto x = read_h5_array(kKerasDir + "/fmnist_cnn_tfkeras224.expected.h5", "inputs");
+  auto before = run_object(conv, conv.layer("conv2d"), x);
+  auto pooled = run_object(conv, conv.layer("max_pooling2d"), x);
+  const int64_t n = x.size(0);
+  auto nchw = before.reshape({n, 28, 28, 32}).permute({0, 3, 1, 2});
+  auto want = torch::avg_pool2d(nchw, {2, 2}, {2, 2}).permute({0, 2, 3, 1}).reshape({n, -1});
+  REQUIRE(pooled.sizes() == want.sizes());
+  CHECK(max_abs(pooled, want) < 1e-10);
+  CHECK(max_abs(pooled, torch::zeros_like(pooled)) > 0.1);
+}
+
 TEST_CASE("Converter: swap_activations uses the given neuron type", "[converter]") {
   const auto path = kKerasDir + "/fmnist_dense_tfkeras216.h5";
   snn::Converter conv(path, snn::ConverterOptions().drop_final_softmax(true).swap("relu", snn::LIFRate()));
