@@ -207,7 +207,7 @@ TEST_CASE("custom layer types registered from C++ load from JSON", "[layers][spe
 TEST_CASE("the convolutional Fashion-MNIST model builds and trains a minibatch",
           "[layers][spec][models]") {
   auto net = snn::load_network(std::string(SNN_SOURCE_DIR) + "/models/fashion_mnist_conv.json");
-  CHECK(net->find_node("d")->size_in() == 9216);  // 12 x 12 x 64 after the strided conv
+  CHECK(net->find_node("d")->size_in() == 3200);  // 5 x 5 x 128 after two strided convs
   snn::Simulator sim(net, snn::SimulatorOptions().minibatch_size(4).progress_bar(false));
   sim.compile(snn::CompileOptions()
                   .optimizer(snn::OptimizerOptions().type("Adam").lr(1e-3))
