@@ -110,7 +110,7 @@ TEST_CASE("Rng: randint is numpy's legacy masked rejection", "[rng]") {
   }
 }
 
-TEST_CASE("Rng: same seed, same stream; different seeds differ", "[rng]") {
+TEST_CASE("Rng: same seed, same stream, different seeds differ", "[rng]") {
   Rng a(77), b(77), c(78);
   int same_c = 0;
   for (int i = 0; i < 100; ++i) {

@@ -147,7 +147,7 @@ TEST_CASE("trainable=false TensorNodes are not trained", "[layers][runtime]") {
   CHECK(torch::equal(param(sim, "nodes.f.weight"), before));
 }
 
-TEST_CASE("a Dense TensorNode learns a linear map; its gradients match finite differences",
+TEST_CASE("a Dense TensorNode learns a linear map, its gradients match finite differences",
           "[layers][runtime][train]") {
   const auto A = torch::tensor({{0.5, -1.0, 2.0}, {1.5, 0.25, -0.75}}, torch::kFloat64);
   const auto c = torch::tensor({0.1, -0.2}, torch::kFloat64);

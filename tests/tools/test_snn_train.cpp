@@ -302,7 +302,7 @@ TEST_CASE("snn-train trains from an HDF5 data file's /inputs and /targets", "[to
   CHECK_FALSE(lines[1].contains("val_accuracy"));  // float targets: no accuracy
 }
 
-TEST_CASE("snn-train: named arrays fall back to the file layout; validation_freq",
+TEST_CASE("snn-train: named arrays fall back to the file layout, and validation_freq",
           "[tools][train]") {
   TempDir dir("snn_train_h5_names");
   // The train block names arrays of another dataset ("features", "goal"); the file holds
