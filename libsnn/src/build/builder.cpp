@@ -73,29 +73,20 @@ BuiltEnsemble build_ensemble(const EnsemblePtr& ens, uint32_t seed) {
   b.ensemble = ens;
   b.neuron_type = o.neuron_type();
   b.seed = seed;
-  b.units = n;
   Rng rng(seed);
-  if (is_direct(o.neuron_type())) {
-    // Nengo's Direct mode: eval points as usual (connections' default), identity encoders,
-    // no tuning; the runtime's d identity units pass the input straight to the output.
-    try {
-      const int64_t m = o.n_eval_points() ? *o.n_eval_points() : default_n_eval_points(n, d);
-      b.eval_points = sample_eval_points(o.eval_points(), m, d, o.radius(), true, rng, name);
-    } catch (const SpecError& e) {
-      throw BuildError(name + ": " + e.what());
-    }
-    if (o.noise()) throw BuildError(name + ": noise needs neurons; a Direct ensemble has none");
-    b.direct = true;
-    b.units = d;
-    b.encoders = torch::eye(d, kF64);
-    b.scaled_encoders = b.encoders;
-    b.gain = torch::ones({d}, kF64);
-    b.bias = torch::zeros({d}, kF64);
-    return b;
-  }
   try {
     const int64_t m = o.n_eval_points() ? *o.n_eval_points() : default_n_eval_points(n, d);
     b.eval_points = sample_eval_points(o.eval_points(), m, d, o.radius(), true, rng, name);
+    if (b.direct()) {
+      // Nengo's Direct mode: eval points as usual (connections' default), identity encoders,
+      // no tuning; the runtime's d identity units pass the input straight to the output.
+      if (o.noise()) throw BuildError(name + ": noise needs neurons; a Direct ensemble has none");
+      b.encoders = torch::eye(d, kF64);
+      b.scaled_encoders = b.encoders;
+      b.gain = torch::ones({d}, kF64);
+      b.bias = torch::zeros({d}, kF64);
+      return b;
+    }
 
     auto enc = o.encoders().get(n, d, rng).to(kF64);
     if (enc.dim() == 1 && d == 1) enc = enc.unsqueeze(1);
@@ -244,7 +235,7 @@ Model build_model(const Network& net, double dt, std::optional<uint32_t> seed) {
     check_member(c->post(), name, "post");
     auto direct = [&](const ObjRef& r) {
       return (r.kind == ObjRef::Kind::Ensemble || r.kind == ObjRef::Kind::Neurons) &&
-             model.ensembles[model.ensemble_index.at(r.ensemble.get())].direct;
+             model.ensembles[model.ensemble_index.at(r.ensemble.get())].direct();
     };
     for (const ObjRef* r : {&c->pre(), &c->post()})
       if (r->kind == ObjRef::Kind::Neurons && direct(*r))
@@ -373,11 +364,13 @@ Model build_model(const Network& net, double dt, std::optional<uint32_t> seed) {
       b.index = t.slice.resolve(full);
       b.full = is_identity(b.index, full);
     }
-    if (t.kind == ObjRef::Kind::Neurons &&
-        model.ensembles[model.ensemble_index.at(t.ensemble.get())].direct)
+    const bool direct_target =
+        (t.kind == ObjRef::Kind::Neurons || t.kind == ObjRef::Kind::Ensemble) &&
+        model.ensembles[model.ensemble_index.at(t.ensemble.get())].direct();
+    if (t.kind == ObjRef::Kind::Neurons && direct_target)
       throw BuildError(name + ": " + t.describe() + ": a Direct-mode ensemble has no neurons");
     if (t.kind == ObjRef::Kind::Ensemble && (attr == "output" || attr == "decoded_output") &&
-        model.ensembles[model.ensemble_index.at(t.ensemble.get())].direct) {
+        direct_target) {
       // The represented value itself: the identity rows of the probed dimensions.
       b.decoders = torch::eye(t.ensemble->dimensions(), kF64)
                        .index_select(0, torch::tensor(b.index, torch::kLong));

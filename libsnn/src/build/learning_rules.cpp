@@ -148,7 +148,7 @@ void build_learning_rules(Model& model) {
     if (post.kind == K::Ensemble || post.kind == K::Neurons)
       r.post_ensemble = model.ensemble_index.at(post.ensemble.get());
     for (size_t e : {r.pre_ensemble, r.post_ensemble})
-      if (e != BuiltLearningRule::kNone && model.ensembles[e].direct)
+      if (e != BuiltLearningRule::kNone && model.ensembles[e].direct())
         throw BuildError(name + ": learning rules need neurons; " +
                          model.ensembles[e].ensemble->describe() + " is in Direct mode");
     auto filter = [&](const SynapsePtr& s) {

@@ -18,10 +18,11 @@ struct BuiltEnsemble {
   torch::Tensor gain, bias, encoders, scaled_encoders, eval_points, max_rates, intercepts;
   NeuronState initial_state;  // each (n_neurons,)
   uint32_t seed = 0;
+  /// Nengo's Direct mode: no neurons, the represented value passes straight through.
+  bool direct() const { return is_direct(neuron_type); }
   /// The width of its "neurons" in the runtime: n_neurons, or dimensions for Direct mode,
   /// whose identity "neurons" carry the represented value.
-  int64_t units = 0;
-  bool direct = false;
+  int64_t units() const { return direct() ? ensemble->dimensions() : ensemble->n_neurons(); }
 };
 
 struct BuiltConnection {

@@ -128,7 +128,7 @@ Plan make_plan(const Model& model) {
     plan.ensemble_offset[e] = b.n_neurons;
     b.ensembles.push_back(e);
     b.offsets.push_back(b.n_neurons);
-    b.n_neurons += model.ensembles[e].units;
+    b.n_neurons += model.ensembles[e].units();
   }
   return plan;
 }

@@ -194,7 +194,7 @@ std::vector<torch::Tensor> SimModuleImpl::forward_layered(SimState& state, const
         Signal J;
         if (ens_in[e].defined()) J = torch::matmul(ens_in[e], enc_[e].t());
         if (ens_nin[e].defined()) J = J.defined() ? J + ens_nin[e] : ens_nin[e];
-        if (!J.defined()) J = torch::zeros({B, 1, m.ensembles[e].units}, opts_);
+        if (!J.defined()) J = torch::zeros({B, 1, m.ensembles[e].units()}, opts_);
         if (noise[e].defined())  // added to the neuron input every step, as the step loop does
           J = J + (noise[e].dim() == 3 ? noise[e] : noise[e].unsqueeze(0));
         steps = std::max(steps, J.size(1));
@@ -230,7 +230,7 @@ std::vector<torch::Tensor> SimModuleImpl::forward_layered(SimState& state, const
       }
       for (size_t j = 0; j < block.ensembles.size(); ++j) {
         const size_t e = block.ensembles[j];
-        const int64_t n = m.ensembles[e].units;
+        const int64_t n = m.ensembles[e].units();
         ens_out[e] = block.ensembles.size() == 1 ? out : out.narrow(2, block.offsets[j], n);
         ens_J[e] = block.ensembles.size() == 1 ? J : J.narrow(2, block.offsets[j], n);
         for (size_t ci : plan.ensemble_outgoing[e]) push(ci, ens_out[e]);

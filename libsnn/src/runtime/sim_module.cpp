@@ -104,7 +104,7 @@ SimModuleImpl::SimModuleImpl(std::shared_ptr<const Model> model, std::shared_ptr
     auto sub = ens_mod->register_module(be.ensemble->id(), std::make_shared<torch::nn::Module>());
     // A Direct ensemble's identity encoders and zero biases are fixed.
     const bool trainable =
-        !be.direct && be.ensemble->options().trainable().value_or(trainable_default);
+        !be.direct() && be.ensemble->options().trainable().value_or(trainable_default);
     auto add = [&](const char* name, const torch::Tensor& v, bool param) {
       auto t = v.to(opts_).clone();
       return param && trainable ? sub->register_parameter(name, t, true)
@@ -186,7 +186,7 @@ SimState SimModuleImpl::initial_state(int64_t batch) const {
         // A rate twin's own state variable that the spiking type lacks starts at zero.
         parts.push_back(it != init.end()
                             ? it->second
-                            : torch::zeros({m.ensembles[e].units}, torch::kFloat64));
+                            : torch::zeros({m.ensembles[e].units()}, torch::kFloat64));
       }
       st[name] = torch::cat(parts).to(opts_).unsqueeze(0).expand({batch, -1}).clone();
     }
@@ -456,7 +456,7 @@ std::vector<torch::Tensor> SimModuleImpl::forward_steps(SimState& state, const I
                              : torch::bmm(E, ens_in[e].unsqueeze(2)).squeeze(2);
           }
           if (ens_nin[e].defined()) J = J.defined() ? J + ens_nin[e] : ens_nin[e];
-          if (!J.defined()) J = torch::zeros({B, m.ensembles[e].units}, opts_);
+          if (!J.defined()) J = torch::zeros({B, m.ensembles[e].units()}, opts_);
           if (noise[e].defined())  // Nengo: noise SimProcess incs the neuron input (same step)
             J = J + (noise[e].dim() == 3 ? noise[e].select(1, k) : noise[e].select(0, k));
           parts.push_back(J);
@@ -465,7 +465,7 @@ std::vector<torch::Tensor> SimModuleImpl::forward_steps(SimState& state, const I
         auto out = step_block(bi, dt, J, state.blocks[bi]);
         for (size_t j = 0; j < block.ensembles.size(); ++j) {
           const size_t e = block.ensembles[j];
-          const int64_t n = m.ensembles[e].units;
+          const int64_t n = m.ensembles[e].units();
           ens_out[e] = block.ensembles.size() == 1 ? out : out.narrow(1, block.offsets[j], n);
           ens_J[e] = block.ensembles.size() == 1 ? J : J.narrow(1, block.offsets[j], n);
           for (size_t ci : plan.ensemble_outgoing[e]) push(ci, ens_out[e], t);

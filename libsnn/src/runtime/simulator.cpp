@@ -152,7 +152,7 @@ EnsembleData Simulator::data(const EnsemblePtr& ensemble) const {
   const auto& b = im.model->ensembles[it->second];
   const double radius = ensemble->options().radius();
   EnsembleData d;
-  if (b.direct) {  // Nengo gives None for what needs neurons
+  if (b.direct()) {  // Nengo gives None for what needs neurons
     d.encoders = b.encoders;
     d.scaled_encoders = b.scaled_encoders;
     d.eval_points = b.eval_points;

@@ -49,7 +49,7 @@ EnsembleOptions Simulator::get_nengo_params(const EnsemblePtr& ensemble) const {
                     " is not part of this simulator's network");
   const auto& built = im.model->ensembles[it->second];
   const auto& o = ensemble->options();
-  if (built.direct) return o;  // Direct mode: nothing was tuned or trained
+  if (built.direct()) return o;  // Direct mode: nothing was tuned or trained
   auto scaled = f64_cpu(im.module->scaled_encoders(it->second));
   // The build multiplies encoders by gain / radius; dividing it out here makes the rebuild
   // give the trained scaled encoders. The gain itself is the built one: training changes
