@@ -19,7 +19,7 @@ jobs=${SNN_JOBS:-$(nproc)}
 
 packages=(
   libtorch-dev libopenblas0-openmp libhdf5-dev nlohmann-json3-dev libcli11-dev catch2
-  libmuparser-dev cmake g++ make pkg-config ccache dataset-fashion-mnist python3-h5py
+  libmuparser-dev libcpp-httplib-dev cmake g++ make pkg-config ccache dataset-fashion-mnist python3-h5py
   python3-numpy zlib1g-dev
 )
 
