@@ -10,6 +10,9 @@ add_test(NAME package.find_package_hello_snn
     -DWORK_DIR=${PROJECT_BINARY_DIR}/package-test
     -DCCACHE=${SNN_CCACHE}
     -DCXX_COMPILER=${CMAKE_CXX_COMPILER}
+    # A LibTorch outside the system paths (a CUDA build from pip or /opt) must be found
+    # again by the example's find_dependency(Torch).
+    -DTORCH_DIR=${Torch_DIR}
     -P ${PROJECT_SOURCE_DIR}/tests/package/run_package_test.cmake)
 set_tests_properties(package.find_package_hello_snn PROPERTIES
   LABELS package

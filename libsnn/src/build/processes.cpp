@@ -220,7 +220,10 @@ PresentInputOptions::PresentInputOptions(const std::vector<std::vector<double>>&
 PresentInput::PresentInput(PresentInputOptions o) : options(std::move(o)) {
   if (!options.inputs().defined() || options.inputs().dim() == 0 || options.inputs().size(0) == 0)
     throw SpecError("PresentInput: expected at least one input");
-  rows_ = options.inputs().to(torch::kFloat64).reshape({options.inputs().size(0), -1}).contiguous();
+  rows_ = options.inputs()
+              .to(torch::kCPU, torch::kFloat64)
+              .reshape({options.inputs().size(0), -1})
+              .contiguous();
   if (rows_.size(1) == 0) throw SpecError("PresentInput: the inputs are empty");
   if (!torch::isfinite(rows_).all().item<bool>())
     throw SpecError("PresentInput: the inputs must be finite");

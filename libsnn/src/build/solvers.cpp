@@ -40,7 +40,8 @@ torch::Tensor nonzero_sigma(const torch::Tensor& A, double base, std::optional<d
   return torch::where(sigma == 0, torch::full_like(sigma, fill), sigma);
 }
 
-torch::Tensor as_f64(const torch::Tensor& t) { return t.to(kF64).contiguous(); }
+// Solves run on the CPU in double, whatever device the values came from.
+torch::Tensor as_f64(const torch::Tensor& t) { return t.to(torch::kCPU, kF64).contiguous(); }
 
 }  // namespace
 

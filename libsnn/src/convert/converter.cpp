@@ -333,7 +333,7 @@ std::map<std::string, torch::Tensor> Converter::reference_forward(const torch::T
   torch::NoGradGuard no_grad;
   std::vector<int64_t> shape = {x.size(0)};
   shape.insert(shape.end(), impl_->sequential_shape.begin(), impl_->sequential_shape.end());
-  auto y = copy->forward(x.to(torch::kFloat64).reshape(shape));
+  auto y = copy->forward(x.to(torch::kCPU, torch::kFloat64).reshape(shape));
   return {{impl_->output_order.front(), y.reshape({x.size(0), -1})}};
 }
 
@@ -350,7 +350,7 @@ std::map<std::string, torch::Tensor> Converter::run(const torch::Tensor& x, int6
                                 .dtype(torch::kFloat64)
                                 .progress_bar(false));
   const auto& node = impl_->inputs.at(impl_->input_order.front());
-  auto data = sim.predict({{node->id(), x.to(torch::kFloat64).reshape({N, -1})}}, n_steps);
+  auto data = sim.predict({{node->id(), x.to(torch::kCPU, torch::kFloat64).reshape({N, -1})}}, n_steps);
   std::map<std::string, torch::Tensor> out;
   for (const auto& name : impl_->output_order) {
     const auto& p = impl_->outputs.at(name);

@@ -190,7 +190,7 @@ std::map<std::string, torch::Tensor> keras_forward(const KerasModel& model, cons
       std::vector<int64_t> s = {x.size(0)};
       const auto shape = model.input_shape(l.name);
       s.insert(s.end(), shape.begin(), shape.end());
-      values[l.name] = x.to(torch::kFloat64).reshape(s);
+      values[l.name] = x.to(torch::kCPU, torch::kFloat64).reshape(s);
       continue;
     }
     std::vector<torch::Tensor> in;

@@ -3,6 +3,7 @@
 // Convolution transforms with channels_last false. A Linear/Conv2d followed by an activation
 // module connects straight into that activation's neurons, as a Keras layer with a fused
 // activation.
+#include <variant>
 #include <torch/torch.h>
 
 #include "convert/convert_internal.h"
@@ -98,13 +99,16 @@ void Converter::Impl::convert_sequential() {
       const auto& o = cv->options;
       if (shape.size() != 3) throw SpecError(w + ": expects (C, H, W) inputs, gets " + shape_str(shape));
       const auto k = vec2(o.kernel_size()), st = vec2(o.stride()), dil = vec2(o.dilation());
-      const auto* pad = c10::get_if<torch::ExpandingArray<2>>(&o.padding());
+      // padding_t is a c10::variant in LibTorch 1.x and a std::variant in 2.x: with std::get_if
+      // in scope, argument-dependent lookup picks whichever fits.
+      using std::get_if;
+      const auto* pad = get_if<torch::ExpandingArray<2>>(&o.padding());
       const bool plain = o.groups() == 1 && dil[0] == 1 && dil[1] == 1 &&
                          o.padding_mode().index() == 0;  // zeros
       std::string padding;
-      if (plain && c10::get_if<torch::enumtype::kValid>(&o.padding())) padding = "valid";
+      if (plain && get_if<torch::enumtype::kValid>(&o.padding())) padding = "valid";
       // LibTorch's "same" (stride 1) pads as TensorFlow does: the odd cell at the end.
-      if (plain && c10::get_if<torch::enumtype::kSame>(&o.padding())) padding = "same";
+      if (plain && get_if<torch::enumtype::kSame>(&o.padding())) padding = "same";
       if (plain && pad) {
         const auto p = vec2(*pad);
         if (p[0] == 0 && p[1] == 0) {

@@ -66,9 +66,15 @@ NodePtr tensor_node(Network& net, TensorNodeOptions o) {
     std::vector<int64_t> xs = {1};
     xs.insert(xs.end(), o.shape_in().begin(), o.shape_in().end());
     if (o.shape_in().empty()) xs.push_back(0);
+    // The trial input lives where the module's weights do (a module made on CUDA or in
+    // float64 must not be handed CPU float32 zeros).
+    auto held = m->parameters();
+    if (held.empty()) held = m->buffers();
+    const torch::TensorOptions trial =
+        held.empty() ? torch::TensorOptions().dtype(torch::kFloat32) : held.front().options();
     torch::Tensor y;
     try {
-      y = o.forward()(*m, torch::zeros({}), torch::zeros(xs));
+      y = o.forward()(*m, torch::zeros({}, trial), torch::zeros(xs, trial));
     } catch (const std::exception& e) {
       m->train(was_training);
       throw SpecError(name + ": the trial call on zeros of shape " + shape_str(xs) +

@@ -28,7 +28,7 @@ class TrainingScope {
 std::map<std::string, torch::Tensor> rows(const std::map<std::string, torch::Tensor>& data,
                                           const torch::Tensor& index) {
   std::map<std::string, torch::Tensor> out;
-  for (const auto& [k, v] : data) out[k] = v.index_select(0, index);
+  for (const auto& [k, v] : data) out[k] = v.index_select(0, index.to(v.device()));
   return out;
 }
 
