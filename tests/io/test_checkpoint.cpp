@@ -2,6 +2,7 @@
 // at fault, and damaged files reported as DataError naming the file (never a crash, never a
 // half-loaded simulator).
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
 #include <filesystem>
@@ -9,9 +10,11 @@
 
 #include <unistd.h>
 
+#include "snn/checkpoint.h"
 #include "snn/errors.h"
 #include "snn/network.h"
 #include "snn/simulator.h"
+#include "snn/spec.h"
 
 namespace {
 
@@ -180,4 +183,44 @@ TEST_CASE("a training state needs a compiled simulator and a training checkpoint
   target.compile(snn::CompileOptions().loss("p", snn::LossOptions()));
   CHECK_THROWS_WITH(target.load_params(s.file("plain.pt"), true),
                     Contains(s.file("plain.pt")) && Contains("no optimizer state"));
+}
+
+TEST_CASE("a checkpoint tells which spec it was saved from", "[train][io][checkpoint]") {
+  Scratch s;
+  auto spec = [](int seed, const std::string& label) {
+    return snn::network_from_json(nlohmann::json{
+        {"format", "snn-network/1"}, {"seed", seed}, {"label", label},
+        {"nodes", {{{"id", "in"}, {"size_out", 1}}}},
+        {"ensembles", {{{"id", "a"}, {"n_neurons", 10}, {"dimensions", 1}}}},
+        {"connections", {{{"pre", "in"}, {"post", "a"}}}},
+        {"probes", {{{"id", "p"}, {"target", "a"}}}}});
+  };
+  const auto base = spec(1, "first");
+  // The hash covers what is built: not the label, but the seed.
+  CHECK(snn::spec_hash(*base) == snn::spec_hash(*spec(1, "renamed")));
+  CHECK(snn::spec_hash(*base) != snn::spec_hash(*spec(2, "first")));
+  CHECK(snn::spec_hash(*base).size() == 16);
+
+  snn::Simulator sim(base, f64());
+  sim.save_params(s.file("plain.pt"));
+  const auto plain = snn::read_checkpoint_info(s.file("plain.pt"));
+  CHECK(plain.spec_hash == snn::spec_hash(*base));
+  CHECK(plain.epoch == -1);
+  CHECK_FALSE(plain.has_optimizer);
+  CHECK_FALSE(plain.library_version.empty());
+
+  sim.compile(snn::CompileOptions().loss("p", snn::LossOptions()));
+  sim.save_params(s.file("training.pt"), 3);
+  const auto training = snn::read_checkpoint_info(s.file("training.pt"));
+  CHECK(training.epoch == 3);
+  CHECK(training.has_optimizer);
+
+  CHECK(snn::checkpoint_spec_mismatch(s.file("plain.pt"), *spec(1, "renamed")).empty());
+  CHECK_THAT(snn::checkpoint_spec_mismatch(s.file("plain.pt"), *spec(2, "first")),
+             Contains(s.file("plain.pt") + ": saved from another spec (content hash " +
+                      plain.spec_hash));
+
+  write(s.file("junk.pt"), "not a checkpoint");
+  CHECK_THROWS_WITH(snn::read_checkpoint_info(s.file("junk.pt")), Contains(s.file("junk.pt")));
+  CHECK_THROWS_AS(snn::read_checkpoint_info(s.file("missing.pt")), snn::DataError);
 }

@@ -450,6 +450,18 @@ TEST_CASE("snn-run --params loads a trained checkpoint, refusing another network
   sim.run_steps(5);
   CHECK(torch::equal(snn::testing::read_dataset(dir.file("o.h5"), "/probes/p_out"),
                      sim.data("p_out")));
+  CHECK(ok.err.find("warning") == std::string::npos);
+
+  // The same structure with another seed loads, with a warning naming the checkpoint.
+  nlohmann::json reseeded = nlohmann::json::parse(slurp(run.spec()));
+  reseeded["seed"] = reseeded.value("seed", 0) + 1;
+  write_text(dir.file("reseeded.json"), reseeded.dump());
+  ToolResult warned = run_tool(
+      kRun, "reseeded.json --params " + quote(checkpoint) + " --steps 5 --out o4.h5", dir.path());
+  CHECK(warned.code == 0);
+  CHECK(warned.err_lines().size() == 1);
+  CHECK_THAT(warned.err, StartsWith("snn-run: warning: " + checkpoint +
+                                    ": saved from another spec (content hash "));
 
   // A checkpoint of the same spec with 16 neurons.
   write_text(dir.file("small.json"), classifier_spec(16));

@@ -20,6 +20,7 @@
 #include <torch/torch.h>
 
 #include "common/cli_support.h"
+#include "snn/checkpoint.h"
 #include "snn/snn.h"
 
 namespace snn {
@@ -220,7 +221,12 @@ int run(const Args& args) {
   if (args.seed) options.seed(*args.seed);
   if (!args.dtype.empty()) options.dtype(args.dtype == "float64" ? torch::kFloat64 : torch::kFloat32);
   snn::Simulator sim(net, options);
-  if (!args.params.empty()) sim.load_params(args.params);  // DataError naming the parameter
+  if (!args.params.empty()) {
+    sim.load_params(args.params);  // DataError naming the parameter
+    const std::string mismatch = snn::checkpoint_spec_mismatch(args.params, *net);
+    if (!mismatch.empty() && !args.quiet)
+      std::cerr << "snn-run: warning: " << mismatch << std::endl;
+  }
 
   const int64_t chunks = data.items / batch;
   if (chunks <= 1) {

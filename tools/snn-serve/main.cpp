@@ -32,6 +32,7 @@
 #include <torch/torch.h>
 
 #include "common/cli_support.h"
+#include "snn/checkpoint.h"
 #include "snn/serve.h"
 #include "snn/snn.h"
 
@@ -186,6 +187,10 @@ int serve(const Args& args) {
     std::cout << "snn-serve: building " << files.spec
               << (files.params.empty() ? "" : " with " + files.params) << std::endl;
   snn::InferenceService service(net, files.params, options);
+  if (!files.params.empty()) {
+    const std::string mismatch = snn::checkpoint_spec_mismatch(files.params, *net);
+    if (!mismatch.empty()) std::cerr << "snn-serve: warning: " << mismatch << std::endl;
+  }
 
   httplib::Server server;
   const int pool = args.http_threads > 0

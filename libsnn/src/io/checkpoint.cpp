@@ -8,6 +8,7 @@
 #include <set>
 
 #include "runtime/simulator_impl.h"
+#include "snn/checkpoint.h"
 #include "snn/io.h"
 #include "snn/spec.h"
 
@@ -16,30 +17,6 @@ namespace snn {
 namespace {
 
 constexpr const char* kFormat = "snn-checkpoint/1";
-
-/// FNV-1a over the spec without its label and train block: equal for specs that build the
-/// same parameters.
-std::string spec_hash(const Network& network) {
-  nlohmann::json j;
-  try {
-    j = network_to_json(network);
-  } catch (const SpecError&) {
-    // C++ callables and modules have no spec form: such networks can still save their
-    // parameters, without a hash to compare.
-    return "none";
-  }
-  j.erase("label");
-  j.erase("train");
-  const std::string text = j.dump();
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : text) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
-  return buf;
-}
 
 std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
 
@@ -127,7 +104,9 @@ int64_t Simulator::load_params(const std::string& path, bool training_state) {
   // c10::Error becomes one DataError naming the file.
   try {
     torch::serialize::InputArchive top;
-    top.load_from(path, torch::kCPU);
+    // Straight onto the simulator's device: the optimizer state is loaded as it is read, and
+    // a CUDA optimizer cannot step with CPU moments.
+    top.load_from(path, im.options.device());
     c10::IValue format;
     if (!top.try_read("format", format) || !format.isString() ||
         format.toStringRef() != kFormat)
@@ -163,6 +142,61 @@ int64_t Simulator::load_params(const std::string& path, bool training_state) {
     // c10::Error, but also TorchScript's errors on a damaged code record.
     throw DataError(path + ": not a readable checkpoint (" + first_line(err.what()) + ")");
   }
+}
+
+std::string spec_hash(const Network& network) {
+  nlohmann::json j;
+  try {
+    j = network_to_json(network);
+  } catch (const SpecError&) {
+    // C++ callables and modules have no spec form: such networks can still save their
+    // parameters, without a hash to compare.
+    return "none";
+  }
+  // The label and train block do not change what is built.
+  j.erase("label");
+  j.erase("train");
+  const std::string text = j.dump();
+  uint64_t h = 1469598103934665603ull;  // FNV-1a, 64 bits
+  for (unsigned char c : text) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+CheckpointInfo read_checkpoint_info(const std::string& path) {
+  if (!std::filesystem::exists(path)) throw DataError(path + ": no such checkpoint file");
+  CheckpointInfo info;
+  try {
+    torch::serialize::InputArchive top;
+    top.load_from(path, torch::kCPU);
+    c10::IValue v;
+    if (!top.try_read("format", v) || !v.isString() || v.toStringRef() != kFormat)
+      throw DataError(path + ": not a libsnn checkpoint (no \"" + std::string(kFormat) +
+                      "\" format tag)");
+    if (top.try_read("spec_hash", v) && v.isString()) info.spec_hash = v.toStringRef();
+    if (top.try_read("library_version", v) && v.isString()) info.library_version = v.toStringRef();
+    if (top.try_read("epoch", v) && v.isInt()) info.epoch = v.toInt();
+    torch::serialize::InputArchive opt;
+    info.has_optimizer = top.try_read("optimizer", opt);
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& err) {
+    throw DataError(path + ": not a readable checkpoint (" + first_line(err.what()) + ")");
+  }
+  return info;
+}
+
+std::string checkpoint_spec_mismatch(const std::string& path, const Network& network) {
+  const std::string saved = read_checkpoint_info(path).spec_hash;
+  const std::string here = spec_hash(network);
+  if (saved.empty() || saved == "none" || here == "none" || saved == here) return "";
+  return path + ": saved from another spec (content hash " + saved + ", this spec " + here +
+         "); its parameters fit by name and shape, but what is not a parameter (seeds, "
+         "initial states, probe decoders) comes from this spec";
 }
 
 }  // namespace snn
