@@ -264,7 +264,8 @@ TEST_CASE("serve: metadata, health and routing", "[serve]") {
 TEST_CASE("serve: bad infer requests get 4xx with a message naming the field", "[serve]") {
   snn::InferenceService service(
       linear_network(), "",
-      snn::ServeOptions().name("lin").max_steps(100).max_items(10).max_body_bytes(4000));
+      snn::ServeOptions().name("lin").max_steps(100).max_items(10).max_body_bytes(4000).max_values(
+          100));
   auto input = [](json fields) {
     json in = {{"name", "x"}, {"datatype", "FP32"}, {"shape", {1, 2}}, {"data", {1, 2}}};
     for (auto& [k, v] : fields.items()) {
@@ -313,6 +314,11 @@ TEST_CASE("serve: bad infer requests get 4xx with a message naming the field", "
            "parameters": {"n_steps": 1}, "outputs": [{"name": "zz"}]})",
        400, "outputs[0].name: no output \"zz\" (the outputs are \"p\", \"q\")"},
       {std::string(4001, ' '), 413, "exceeds the limit of 4000 bytes"},
+      // x (2) held for 9 steps, and outputs p (2) and q (2): 2 x 9 x 6 = 108 values.
+      {R"({"inputs": [{"name": "x", "datatype": "FP32", "shape": [2, 2], "data": [1, 2, 3, 4]}],
+           "parameters": {"n_steps": 9}})",
+       400, "request too large: 2 items x 9 steps x 6 values per step (inputs and outputs) "
+            "exceed the limit of 100 values"},
   };
   for (const Case& c : cases) {
     INFO(c.body.substr(0, 200));

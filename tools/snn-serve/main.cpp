@@ -59,6 +59,7 @@ struct Args {
   int64_t max_steps = 10000;
   int64_t max_items = 4096;
   double max_body_mb = 64;
+  int64_t max_values = int64_t{1} << 25;
   int threads = 0;
   int http_threads = 0;
   bool access_log = false;
@@ -178,6 +179,7 @@ int serve(const Args& args) {
       .max_delay_ms(args.max_delay_ms)
       .max_steps(args.max_steps)
       .max_items(args.max_items)
+      .max_values(args.max_values)
       .max_body_bytes(static_cast<int64_t>(args.max_body_mb * 1024 * 1024));
   if (!args.dtype.empty())
     options.dtype(args.dtype == "float64" ? torch::kFloat64 : torch::kFloat32);
@@ -304,6 +306,11 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   app.add_option("--max-items", args.max_items, "most items in one request")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--max-values", args.max_values,
+                 "most values a request may make the simulator hold: items x steps x (input "
+                 "+ output sizes)")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   app.add_option("--max-body-mb", args.max_body_mb, "largest request body, in MiB (else 413)")

@@ -43,6 +43,10 @@ struct ServeOptions {
   TORCH_ARG(int64_t, max_items) = 4096;
   /// Largest request body accepted (larger ones get 413).
   TORCH_ARG(int64_t, max_body_bytes) = int64_t{64} << 20;
+  /// Most values a request may make the simulator hold: items x n_steps x (the input sizes
+  /// + the requested outputs' sizes). A [batch, size] input held for many steps is small on
+  /// the wire and large in memory; this bounds both it and the response.
+  TORCH_ARG(int64_t, max_values) = int64_t{1} << 25;
 };
 
 /// What to send back: status, content type and body (JSON, or Prometheus text for /metrics).

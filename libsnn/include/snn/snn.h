@@ -1,6 +1,7 @@
 #pragma once
 /// \file snn.h
 /// Everything of libsnn's public API.
+#include "snn/checkpoint.h"
 #include "snn/converter.h"
 #include "snn/data.h"
 #include "snn/dists.h"
@@ -15,6 +16,7 @@
 #include "snn/neurons_spiking.h"
 #include "snn/processes.h"
 #include "snn/rng.h"
+#include "snn/serve.h"
 #include "snn/simulator.h"
 #include "snn/solvers.h"
 #include "snn/spec.h"

@@ -52,7 +52,9 @@ int64_t Batcher::gather(Batch& batch, int64_t items) {
   const int64_t n_steps = batch.front()->request->n_steps;
   for (auto it = queue_.begin(); it != queue_.end() && items < options_.max_batch;) {
     const InferRequest& r = *(*it)->request;
-    if (r.n_steps == n_steps && items + r.batch <= options_.max_batch) {
+    const bool fits =
+        (items + r.batch) * n_steps * options_.values_per_item_step <= options_.max_values;
+    if (r.n_steps == n_steps && items + r.batch <= options_.max_batch && fits) {
       items += r.batch;
       batch.push_back(std::move(*it));
       it = queue_.erase(it);

@@ -18,6 +18,11 @@ namespace snn::serve {
 
 struct BatcherOptions {
   int64_t max_batch = 8;
+  /// Requests are merged while the merged inputs and outputs stay within this many values
+  /// (each request alone is within it).
+  int64_t max_values = int64_t{1} << 25;
+  /// Values one item holds per step: the input sizes plus every probe's size.
+  int64_t values_per_item_step = 0;
   std::chrono::microseconds max_delay{5000};
 };
 

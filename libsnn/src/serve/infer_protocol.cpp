@@ -237,18 +237,6 @@ InferRequest parse_infer_request(const std::string& body, const ModelSignature& 
   r.n_steps = *n_steps;
   r.batch = given.empty() ? 1 : given.front().shape[0];
 
-  for (const auto& port : sig.inputs) {
-    auto it = std::find_if(given.begin(), given.end(),
-                           [&](const GivenInput& g) { return g.name == port.name; });
-    if (it == given.end()) {
-      r.inputs[port.name] = torch::zeros({r.batch, r.n_steps, port.size}, sig.dtype);
-    } else if (it->data.dim() == 2) {
-      r.inputs[port.name] = it->data.unsqueeze(1).expand({r.batch, r.n_steps, port.size});
-    } else {
-      r.inputs[port.name] = it->data;
-    }
-  }
-
   if (doc.contains("outputs")) {
     const json& outputs = doc["outputs"];
     if (!outputs.is_array()) throw bad_request("outputs: expected an array");
@@ -269,6 +257,29 @@ InferRequest parse_infer_request(const std::string& body, const ModelSignature& 
   }
   if (r.outputs.empty())
     for (const auto& p : sig.outputs) r.outputs.push_back(p.name);
+
+  // Checked before any input is held for its steps: items and steps are bounded above, so
+  // the product fits in 64 bits.
+  int64_t width = 0;
+  for (const auto& p : sig.inputs) width += p.size;
+  for (const auto& name : r.outputs) width += sig.find_output(name)->size;
+  if (r.batch * r.n_steps * width > limits.max_values)
+    throw bad_request("request too large: " + std::to_string(r.batch) + " items x " +
+                      std::to_string(r.n_steps) + " steps x " + std::to_string(width) +
+                      " values per step (inputs and outputs) exceed the limit of " +
+                      std::to_string(limits.max_values) + " values");
+
+  for (const auto& port : sig.inputs) {
+    auto it = std::find_if(given.begin(), given.end(),
+                           [&](const GivenInput& g) { return g.name == port.name; });
+    if (it == given.end()) {
+      r.inputs[port.name] = torch::zeros({r.batch, r.n_steps, port.size}, sig.dtype);
+    } else if (it->data.dim() == 2) {
+      r.inputs[port.name] = it->data.unsqueeze(1).expand({r.batch, r.n_steps, port.size});
+    } else {
+      r.inputs[port.name] = it->data;
+    }
+  }
   return r;
 }
 

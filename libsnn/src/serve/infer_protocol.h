@@ -38,6 +38,7 @@ struct ModelSignature {
 struct RequestLimits {
   int64_t max_steps = 10000;
   int64_t max_items = 4096;
+  int64_t max_values = int64_t{1} << 25;  // items x n_steps x (inputs + outputs) per request
 };
 
 /// A checked /infer request. Every input of the signature is present, (batch, n_steps, size)

@@ -43,6 +43,7 @@ void check_options(const ServeOptions& o) {
   if (o.max_steps() < 1) throw SpecError("serve: max_steps must be at least 1");
   if (o.max_items() < 1) throw SpecError("serve: max_items must be at least 1");
   if (o.max_body_bytes() < 1) throw SpecError("serve: max_body_bytes must be at least 1");
+  if (o.max_values() < 1) throw SpecError("serve: max_values must be at least 1");
 }
 
 HttpReply json_reply(int status, std::string body) {
@@ -98,6 +99,7 @@ InferenceService::InferenceService(NetworkPtr network, const std::string& params
   im.options = options;
   im.limits.max_steps = options.max_steps();
   im.limits.max_items = options.max_items();
+  im.limits.max_values = options.max_values();
 
   std::vector<std::unique_ptr<Simulator>> sims;
   for (int64_t b : bucket_sizes(options.max_batch())) {
@@ -112,6 +114,9 @@ InferenceService::InferenceService(NetworkPtr network, const std::string& params
   im.metrics = std::make_unique<serve::ServeMetrics>(options.name(), options.max_batch());
   serve::BatcherOptions bo;
   bo.max_batch = options.max_batch();
+  bo.max_values = options.max_values();
+  for (const auto& p : im.signature.inputs) bo.values_per_item_step += p.size;
+  for (const auto& p : im.signature.outputs) bo.values_per_item_step += p.size;
   bo.max_delay = std::chrono::microseconds(std::llround(options.max_delay_ms() * 1000.0));
   im.batcher = std::make_unique<serve::Batcher>(std::move(sims), bo, *im.metrics);
 }
