@@ -1,16 +1,24 @@
 #pragma once
-// What every libsnn program shares on its command line: the two error kinds that pick the
-// exit status, one-line messages, and the checks of SPEC paths and --device.
+// What every libsnn program shares on its command line: the exit statuses and the error
+// kinds that pick them, one-line messages, parsing, and the checks of SPEC paths and --device.
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <optional>
 #include <stdexcept>
 #include <string>
 
+#include <CLI/CLI.hpp>
+#include <c10/util/Exception.h>
 #include <torch/cuda.h>
 #include <torch/types.h>
 
+#include "snn/errors.h"
+
 namespace snn::cli {
+
+constexpr int kExitFailed = 1;  // the run failed: bad data, simulation, I/O
+constexpr int kExitUsage = 2;   // bad command line, invalid spec or network
 
 /// A bad command line (exit 2).
 struct UsageError : std::runtime_error {
@@ -60,6 +68,42 @@ inline torch::Device parse_device(const std::string& text) {
                      std::to_string(count) + ", got " + std::to_string(device->index()));
   }
   return *device;
+}
+
+/// Parses the command line into `app`. Returns the status main returns at once (0 after
+/// --help or --version; kExitUsage, with one line, for a bad command line), or nothing when
+/// the program goes on.
+inline std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv,
+                                             const char* tool) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);
+    return fail(tool, kExitUsage, std::string(e.what()) + " (see " + tool + " --help)");
+  }
+  return std::nullopt;
+}
+
+/// Runs a program's body and turns what it throws into one line on stderr and the exit
+/// status: kExitUsage for a bad command line, spec or network (UsageError, SpecError,
+/// BuildError), kExitFailed for the rest (DataError, SimulationError, RunError, LibTorch's
+/// errors). `explain_spec_error` may rewrite a SpecError's message, e.g. to add a hint.
+template <class Body>
+int report_errors(const char* tool, Body&& body,
+                  const std::function<std::string(const std::string&)>& explain_spec_error = {}) {
+  try {
+    return body();
+  } catch (const UsageError& e) {
+    return fail(tool, kExitUsage, e.what());
+  } catch (const snn::SpecError& e) {
+    return fail(tool, kExitUsage, explain_spec_error ? explain_spec_error(e.what()) : e.what());
+  } catch (const snn::BuildError& e) {
+    return fail(tool, kExitUsage, e.what());
+  } catch (const c10::Error& e) {
+    return fail(tool, kExitFailed, e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    return fail(tool, kExitFailed, e.what());
+  }
 }
 
 }  // namespace snn::cli

@@ -30,6 +30,7 @@
 #include <torch/torch.h>
 
 #include "bench_networks.h"
+#include "common/cli_support.h"
 #include "snn/snn.h"
 
 namespace {
@@ -343,16 +344,10 @@ int main(int argc, char** argv) {
   app.add_option("--device", a.device, "cpu or cuda[:i]");
   app.add_flag("--json", a.json, "print one JSON object");
   app.set_version_flag("--version", snn::version());
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  }
-  try {
-    if (a.device != "cpu" && !torch::cuda::is_available()) {
-      std::cerr << "snn-bench: --device " << a.device << ": CUDA is not available\n";
-      return 2;
-    }
+  if (auto status = snn::cli::parse_command_line(app, argc, argv, "snn-bench")) return *status;
+  return snn::cli::report_errors("snn-bench", [&] {
+    if (a.device != "cpu" && !torch::cuda::is_available())
+      throw snn::cli::UsageError("--device " + a.device + ": CUDA is not available");
     if (a.name == "mnist") {
       if (a.steps < 0) a.steps = 10;
       if (a.minibatch < 0) a.minibatch = 64;
@@ -366,14 +361,8 @@ int main(int argc, char** argv) {
       a.network.name = a.name;
       return run_network(a);
     }
-    std::cerr << "snn-bench: unknown benchmark \"" << a.name
-              << "\" (known: mnist, integrator, cconv, basal_ganglia, pes, random_network)\n";
-    return 2;
-  } catch (const snn::SpecError& e) {
-    std::cerr << "snn-bench: " << e.what() << "\n";
-    return 2;
-  } catch (const std::exception& e) {
-    std::cerr << "snn-bench: " << e.what() << "\n";
-    return 1;
-  }
+    throw snn::cli::UsageError("unknown benchmark \"" + a.name +
+                               "\" (known: mnist, integrator, cconv, basal_ganglia, pes, "
+                               "random_network)");
+  });
 }

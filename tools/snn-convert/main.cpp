@@ -24,10 +24,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr int kExitFailed = 1;
-constexpr int kExitUsage = 2;
-
 using snn::cli::first_line;
+using snn::cli::kExitFailed;
 using snn::cli::UsageError;
 
 struct Args {
@@ -44,8 +42,6 @@ struct Args {
   bool verify = false;
   bool quiet = false;
 };
-
-int fail(int code, const std::string& message) { return snn::cli::fail("snn-convert", code, message); }
 
 /// "relu=SpikingRectifiedLinear" or "relu={\"type\": \"LIF\", \"amplitude\": 0.01}".
 std::pair<std::string, snn::NeuronTypePtr> parse_swap(const std::string& text) {
@@ -155,33 +151,16 @@ int main(int argc, char** argv) {
                "compare the converted network with the model's forward pass (exit 1 above 1e-4)");
   app.add_flag("--quiet,-q", args.quiet, "print nothing but errors");
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);
-    return fail(kExitUsage, std::string(e.what()) + " (see snn-convert --help)");
-  }
-  try {
-    return convert(args);
-  } catch (const UsageError& e) {
-    return fail(kExitUsage, e.what());
-  } catch (const snn::SpecError& e) {
-    std::string m = e.what();
-    if (!args.allow_fallback && m.find("allow_fallback is off") != std::string::npos)
-      m = first_line(m) + " (try --allow-fallback" +
-          (m.find("softmax") != std::string::npos ? std::string(" or --drop-softmax") : "") +
-          (m.find("BatchNormalization") != std::string::npos ? std::string(" or --inference-only")
-                                                             : "") +
-          (m.find("max pooling") != std::string::npos ? std::string(" or --max-to-avg-pool") : "") +
-          ")";
-    return fail(kExitUsage, m);
-  } catch (const snn::BuildError& e) {
-    return fail(kExitUsage, e.what());
-  } catch (const snn::Error& e) {
-    return fail(kExitFailed, e.what());
-  } catch (const c10::Error& e) {
-    return fail(kExitFailed, e.what_without_backtrace());
-  } catch (const std::exception& e) {
-    return fail(kExitFailed, e.what());
-  }
+  if (auto status = snn::cli::parse_command_line(app, argc, argv, "snn-convert")) return *status;
+  // A layer refused for want of a fallback: name the flags that would convert it.
+  auto hint = [&args](const std::string& message) {
+    if (args.allow_fallback || message.find("allow_fallback is off") == std::string::npos)
+      return message;
+    auto mentions = [&](const char* what) { return message.find(what) != std::string::npos; };
+    return first_line(message) + " (try --allow-fallback" +
+           (mentions("softmax") ? " or --drop-softmax" : "") +
+           (mentions("BatchNormalization") ? " or --inference-only" : "") +
+           (mentions("max pooling") ? " or --max-to-avg-pool" : "") + ")";
+  };
+  return snn::cli::report_errors("snn-convert", [&] { return convert(args); }, hint);
 }

@@ -34,12 +34,10 @@ namespace {
 
 namespace fs = std::filesystem;
 using snn::cli::first_line;
+using snn::cli::kExitUsage;
 using snn::cli::parse_device;
 using snn::cli::RunError;
 using snn::cli::UsageError;
-
-constexpr int kExitRunFailed = 1;
-constexpr int kExitUsage = 2;
 
 /// Everything the command line says.
 struct Args {
@@ -57,7 +55,6 @@ struct Args {
   bool check = false;
 };
 
-int fail(int code, const std::string& message) { return snn::cli::fail("snn-run", code, message); }
 void require_spec_file(const std::string& path) { snn::cli::require_input_file(path); }
 
 /// `--check`: every problem of the spec, one per line; the spec is also built so size
@@ -286,28 +283,7 @@ int main(int argc, char** argv) {
   app.add_flag("--check", args.check,
                "only validate the spec: print every problem and exit 2 if there is one");
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);
-    return fail(kExitUsage, std::string(e.what()) + " (see snn-run --help)");
-  }
-
-  try {
-    return args.check ? check_spec(args) : run(args);
-  } catch (const UsageError& e) {
-    return fail(kExitUsage, e.what());
-  } catch (const snn::SpecError& e) {
-    return fail(kExitUsage, e.what());
-  } catch (const snn::BuildError& e) {
-    return fail(kExitUsage, e.what());
-  } catch (const snn::Error& e) {  // DataError, SimulationError
-    return fail(kExitRunFailed, e.what());
-  } catch (const RunError& e) {
-    return fail(kExitRunFailed, e.what());
-  } catch (const c10::Error& e) {
-    return fail(kExitRunFailed, e.what_without_backtrace());
-  } catch (const std::exception& e) {
-    return fail(kExitRunFailed, e.what());
-  }
+  if (auto status = snn::cli::parse_command_line(app, argc, argv, "snn-run")) return *status;
+  return snn::cli::report_errors("snn-run",
+                                 [&] { return args.check ? check_spec(args) : run(args); });
 }

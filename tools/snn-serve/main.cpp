@@ -43,9 +43,6 @@ using snn::cli::parse_device;
 using snn::cli::RunError;
 using snn::cli::UsageError;
 
-constexpr int kExitRunFailed = 1;
-constexpr int kExitUsage = 2;
-
 struct Args {
   std::string model;
   std::string spec;
@@ -65,10 +62,6 @@ struct Args {
   bool access_log = false;
   bool quiet = false;
 };
-
-int fail(int code, const std::string& message) {
-  return snn::cli::fail("snn-serve", code, message);
-}
 
 /// Where the spec and the parameters come from.
 struct ModelFiles {
@@ -324,28 +317,6 @@ int main(int argc, char** argv) {
   app.add_flag("--access-log", args.access_log, "one line per request on stderr");
   app.add_flag("--quiet,-q", args.quiet, "print only errors and the serving line");
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);
-    return fail(kExitUsage, std::string(e.what()) + " (see snn-serve --help)");
-  }
-
-  try {
-    return serve(args);
-  } catch (const UsageError& e) {
-    return fail(kExitUsage, e.what());
-  } catch (const snn::SpecError& e) {
-    return fail(kExitUsage, e.what());
-  } catch (const snn::BuildError& e) {
-    return fail(kExitUsage, e.what());
-  } catch (const snn::Error& e) {  // DataError: a checkpoint that does not fit the spec
-    return fail(kExitRunFailed, e.what());
-  } catch (const RunError& e) {
-    return fail(kExitRunFailed, e.what());
-  } catch (const c10::Error& e) {
-    return fail(kExitRunFailed, e.what_without_backtrace());
-  } catch (const std::exception& e) {
-    return fail(kExitRunFailed, e.what());
-  }
+  if (auto status = snn::cli::parse_command_line(app, argc, argv, "snn-serve")) return *status;
+  return snn::cli::report_errors("snn-serve", [&] { return serve(args); });
 }

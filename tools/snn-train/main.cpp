@@ -41,9 +41,6 @@ using snn::cli::RunError;
 using snn::cli::UsageError;
 using nlohmann::json;
 
-constexpr int kExitRunFailed = 1;
-constexpr int kExitUsage = 2;
-
 /// Everything the command line says.
 struct Args {
   std::string spec;
@@ -65,7 +62,6 @@ struct Args {
   bool quiet = false;
 };
 
-int fail(int code, const std::string& message) { return snn::cli::fail("snn-train", code, message); }
 void require_spec_file(const std::string& path) { snn::cli::require_input_file(path); }
 
 std::string shape_of(const torch::Tensor& t) {
@@ -778,28 +774,6 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   app.add_flag("--quiet,-q", args.quiet, "print nothing but errors");
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);
-    return fail(kExitUsage, std::string(e.what()) + " (see snn-train --help)");
-  }
-
-  try {
-    return run(args);
-  } catch (const UsageError& e) {
-    return fail(kExitUsage, e.what());
-  } catch (const snn::SpecError& e) {
-    return fail(kExitUsage, e.what());
-  } catch (const snn::BuildError& e) {
-    return fail(kExitUsage, e.what());
-  } catch (const snn::Error& e) {  // DataError, SimulationError
-    return fail(kExitRunFailed, e.what());
-  } catch (const RunError& e) {
-    return fail(kExitRunFailed, e.what());
-  } catch (const c10::Error& e) {
-    return fail(kExitRunFailed, e.what_without_backtrace());
-  } catch (const std::exception& e) {
-    return fail(kExitRunFailed, e.what());
-  }
+  if (auto status = snn::cli::parse_command_line(app, argc, argv, "snn-train")) return *status;
+  return snn::cli::report_errors("snn-train", [&] { return run(args); });
 }
