@@ -18,11 +18,20 @@
 //
 // NengoDL's benchmark networks (integrator, cconv, basal_ganglia, pes, random_network; see
 // bench_networks.cpp) report their build time and steps/s.
+//
+//     snn-bench serve [--neurons 512] [--eval-steps 50] [--minibatch 16] [--clients 16]
+//                     [--batches 20] [--json]
+//
+// `serve` measures snn::InferenceService (what snn-serve runs) answering --clients threads of
+// single-image infer requests for the same MLP, requests/s with dynamic batching up to
+// --minibatch against max_batch 1 in the same run.
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <iostream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -45,6 +54,7 @@ struct Args {
   std::string device = "cpu";
   bool json = false;
   bool train = false;
+  int64_t clients = 16;  // serve: concurrent client threads
   bench::NetworkArgs network;
 };
 
@@ -308,13 +318,86 @@ int run_network(const Args& a) {
   return 0;
 }
 
+/// `serve`: requests/s of snn::InferenceService answering concurrent single-image infer
+/// requests for the mnist MLP (spiking, --eval-steps steps), with dynamic batching (up to
+/// --minibatch items, 2 ms delay) against the same service with max_batch 1 as the baseline.
+/// Requests go through handle(), JSON parsing and formatting included, from --clients
+/// threads.
+int run_serve(const Args& a) {
+  const torch::Device device(a.device);
+  auto net = mlp(a, "rate");
+  torch::manual_seed(0);
+  const int64_t per_client = a.batches;
+  std::vector<std::string> bodies;
+  for (int64_t i = 0; i < a.clients * per_client; ++i) {
+    auto x = torch::rand({784});
+    std::vector<double> data(x.data_ptr<float>(), x.data_ptr<float>() + 784);
+    bodies.push_back(nlohmann::json{{"inputs", {{{"name", "img"},
+                                                 {"datatype", "FP32"},
+                                                 {"shape", {1, 784}},
+                                                 {"data", data}}}},
+                                    {"parameters", {{"n_steps", a.eval_steps}}}}
+                         .dump());
+  }
+  auto requests_per_s = [&](int64_t max_batch) {
+    snn::InferenceService service(net, "",
+                                  snn::ServeOptions()
+                                      .name("mlp")
+                                      .device(device)
+                                      .max_batch(max_batch)
+                                      .max_delay_ms(max_batch > 1 ? 2.0 : 0.0));
+    const double s = median_seconds([&] {
+      std::vector<std::thread> clients;
+      std::atomic<int64_t> failed{0};
+      for (int64_t c = 0; c < a.clients; ++c) {
+        clients.emplace_back([&, c] {
+          for (int64_t i = 0; i < per_client; ++i) {
+            auto r = service.handle("POST", "/v2/models/mlp/infer",
+                                    bodies[static_cast<size_t>(c * per_client + i)]);
+            if (r.status != 200) ++failed;
+          }
+        });
+      }
+      for (auto& t : clients) t.join();
+      if (failed > 0) throw std::runtime_error("serve: " + std::to_string(failed.load()) +
+                                               " requests failed");
+    });
+    return static_cast<double>(a.clients * per_client) / s;
+  };
+  const double baseline = requests_per_s(1);
+  const double batched = requests_per_s(a.minibatch);
+  const nlohmann::json result = {{"benchmark", "serve"},
+                                 {"neurons", a.neurons},
+                                 {"steps", a.eval_steps},
+                                 {"clients", a.clients},
+                                 {"max_batch", a.minibatch},
+                                 {"device", a.device},
+                                 {"threads", torch::get_num_threads()},
+                                 {"requests_per_s", batched},
+                                 {"baseline_requests_per_s", baseline},
+                                 {"ratio", batched / baseline}};
+  if (a.json) {
+    std::cout << result.dump() << "\n";
+    return 0;
+  }
+  std::printf("snn-bench serve: MLP 784 -> %lld LIF -> 10, %lld steps per request, %lld clients, "
+              "%s\n",
+              static_cast<long long>(a.neurons), static_cast<long long>(a.eval_steps),
+              static_cast<long long>(a.clients), a.device.c_str());
+  std::printf("  batched (max batch %lld): %.1f requests/s\n",
+              static_cast<long long>(a.minibatch), batched);
+  std::printf("  one at a time (max batch 1): %.1f requests/s\n", baseline);
+  std::printf("  ratio: %.2fx\n", batched / baseline);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   Args a;
   CLI::App app{"snn-bench: libsnn throughput next to a naive LibTorch baseline"};
   app.add_option("name", a.name,
-                 "benchmark: mnist, integrator, cconv, basal_ganglia, pes, random_network")
+                 "benchmark: mnist, serve, integrator, cconv, basal_ganglia, pes, random_network")
       ->required();
   app.add_option("--neurons", a.neurons, "mnist: hidden LIF neurons")->check(CLI::PositiveNumber);
   app.add_option("--steps", a.steps,
@@ -340,7 +423,11 @@ int main(int argc, char** argv) {
                "always measures both");
   app.add_option("--eval-steps", a.eval_steps, "inference steps per item")->check(CLI::PositiveNumber);
   app.add_option("--minibatch", a.minibatch, "minibatch size (mnist: 64, networks: 1)")->check(CLI::PositiveNumber);
-  app.add_option("--batches", a.batches, "minibatches per timing")->check(CLI::PositiveNumber);
+  app.add_option("--batches", a.batches, "minibatches per timing (serve: requests per client)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--clients", a.clients, "serve: concurrent clients")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   app.add_option("--device", a.device, "cpu or cuda[:i]");
   app.add_flag("--json", a.json, "print one JSON object");
   app.set_version_flag("--version", snn::version());
@@ -348,6 +435,10 @@ int main(int argc, char** argv) {
   return snn::cli::report_errors("snn-bench", [&] {
     if (a.device != "cpu" && !torch::cuda::is_available())
       throw snn::cli::UsageError("--device " + a.device + ": CUDA is not available");
+    if (a.name == "serve") {
+      if (a.minibatch < 0) a.minibatch = 16;
+      return run_serve(a);
+    }
     if (a.name == "mnist") {
       if (a.steps < 0) a.steps = 10;
       if (a.minibatch < 0) a.minibatch = 64;
@@ -362,7 +453,7 @@ int main(int argc, char** argv) {
       return run_network(a);
     }
     throw snn::cli::UsageError("unknown benchmark \"" + a.name +
-                               "\" (known: mnist, integrator, cconv, basal_ganglia, pes, "
+                               "\" (known: mnist, serve, integrator, cconv, basal_ganglia, pes, "
                                "random_network)");
   });
 }
