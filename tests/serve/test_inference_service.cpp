@@ -290,7 +290,14 @@ TEST_CASE("serve: bad infer requests get 4xx with a message naming the field", "
       {R"({"inputs": []})", 400, "parameters.n_steps: required"},
       {R"({"inputs": [], "parameters": {"n_steps": 0}})", 400, "expected a positive integer"},
       {R"({"inputs": [], "parameters": {"n_steps": 101}})", 400, "exceeds the limit of 100"},
-      {R"({"inputs": [], "parameters": {"steps": 1}})", 400, "unknown parameter \"steps\""},
+      // Parameters other than n_steps are ignored (clients send their own), so a misspelt
+      // n_steps is reported as missing.
+      {R"({"inputs": [], "parameters": {"steps": 1}})", 400, "parameters.n_steps: required"},
+      {std::string(20, '[') + std::string(20, ']'), 400, "nested deeper than 8 levels"},
+      {std::string(1990, '[') + std::string(1990, ']'), 400, "nested deeper than 8 levels"},
+      {R"({"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 2], "data": [1, 1e400]}],
+           "parameters": {"n_steps": 1}})",
+       400, "invalid JSON"},
       {input({{"name", "y"}}), 400, "inputs[0].name: no input \"y\" (the inputs are \"x\")"},
       {input({{"name", nullptr}}), 400, "inputs[0]: missing \"name\""},
       {input({{"datatype", "BYTES"}}), 400, "expected a numeric datatype"},
@@ -304,6 +311,7 @@ TEST_CASE("serve: bad infer requests get 4xx with a message naming the field", "
       {input({{"data", {1, 2, 3}}}), 400, "needs 2 values, got more"},
       {input({{"data", {1}}}), 400, "needs 2 values, got 1"},
       {input({{"data", {1, "a"}}}), 400, "data[1]: expected a number, got string"},
+      {input({{"data", {1, 1e39}}}), 400, "values must be finite in FP32"},
       {input({{"datatype", "INT32"}, {"data", {1, 2.5}}}), 400, "expected an integer"},
       {input({{"data", nullptr}}), 400, "missing \"data\""},
       {R"({"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 2], "data": [1, 2]},
@@ -329,6 +337,14 @@ TEST_CASE("serve: bad infer requests get 4xx with a message naming the field", "
   }
   // The service is still healthy after all that.
   CHECK(service.handle("POST", "/v2/models/lin/infer", input(json::object())).status == 200);
+  // What tritonclient's HTTP client sends by default (JSON data asked for): a null id and
+  // parameters of its own.
+  auto triton = service.handle("POST", "/v2/models/lin/infer", R"({"id": null,
+      "inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 2], "data": [1, 2],
+                  "parameters": {"binary_data": false}}],
+      "parameters": {"n_steps": 2, "binary_data_output": true, "priority": 0, "timeout": 0}})");
+  CHECK(triton.status == 200);
+  CHECK(output(parse(triton), "p").sizes() == torch::IntArrayRef({1, 2, 2}));
 }
 
 TEST_CASE("serve: invalid options are refused when the service is made", "[serve]") {
@@ -340,4 +356,7 @@ TEST_CASE("serve: invalid options are refused when the service is made", "[serve
       snn::InferenceService(linear_network(), "", snn::ServeOptions().max_delay_ms(-1)),
       Catch::Contains("max_delay_ms"));
   CHECK_THROWS_AS(snn::InferenceService(nullptr, ""), snn::SpecError);
+  CHECK_THROWS_WITH(
+      snn::InferenceService(linear_network(), "", snn::ServeOptions().max_items(int64_t{1} << 40)),
+      Catch::Contains("max_items"));
 }

@@ -151,11 +151,34 @@ TEST_CASE("snn-serve: a run folder served over HTTP answers with the network's n
   CHECK(big->status == 413);
   CHECK_THAT(json::parse(big->body)["error"].get<std::string>(), Contains("exceeds the limit"));
 
+  // Chunked: no Content-Length for httplib to check, and still 413.
+  const std::string chunk(8192, ' ');
+  auto chunked = client.Post(
+      "/v2/models/lin/infer",
+      [&](size_t offset, httplib::DataSink& sink) {
+        if (offset < 80000)
+          sink.write(chunk.data(), chunk.size());
+        else
+          sink.done();
+        return true;
+      },
+      "application/json");
+  REQUIRE(chunked);
+  CHECK(chunked->status == 413);
+
+  // tritonclient's binary tensor extension: refused with a way out.
+  auto binary = client.Post("/v2/models/lin/infer",
+                            {{"Inference-Header-Content-Length", "10"}}, body, "application/json");
+  REQUIRE(binary);
+  CHECK(binary->status == 400);
+  CHECK_THAT(json::parse(binary->body)["error"].get<std::string>(), Contains("binary_data=False"));
+
   auto metrics = client.Get("/metrics");
   REQUIRE(metrics);
   CHECK_THAT(metrics->body,
              Contains("snn_requests_total{model=\"lin\",endpoint=\"infer\",code=\"200\"} 1"));
-  CHECK_THAT(metrics->body, Contains("code=\"413\"} 1"));
+  CHECK_THAT(metrics->body,
+             Contains("snn_requests_total{model=\"lin\",endpoint=\"infer\",code=\"413\"} 2"));
 
   CHECK(server.stop() == 0);
   CHECK_THAT(server.out(), Contains("snn-serve: stopped"));

@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <chrono>
 #include <filesystem>
@@ -130,25 +131,27 @@ std::string describe_ports(const snn::Network& net) {
   return s.str();
 }
 
-/// Signals go to one thread, which stops the server; the others never see them.
-void block_stop_signals() {
+/// SIGINT and SIGTERM: blocked in every thread from the start of main (threads inherit the
+/// mask), and taken by the main thread with sigtimedwait while the server runs, so that a
+/// stop drains the requests in flight instead of killing the process.
+sigset_t stop_signals() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  return set;
+}
+
+void block_stop_signals() {
+  const sigset_t set = stop_signals();
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
 
-void stop_on_signal(httplib::Server& server) {
-  std::thread([&server] {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    int sig = 0;
-    sigwait(&set, &sig);
-    server.stop();
-  }).detach();
+/// Waits up to `ms` for SIGINT/SIGTERM; true if one came (or was pending).
+bool stop_signal_within(long ms) {
+  const sigset_t set = stop_signals();
+  timespec wait{ms / 1000, (ms % 1000) * 1000000};
+  return sigtimedwait(&set, nullptr, &wait) > 0;
 }
 
 void answer(snn::InferenceService& service, const httplib::Request& req, const std::string& body,
@@ -177,7 +180,6 @@ int serve(const Args& args) {
   if (!args.dtype.empty())
     options.dtype(args.dtype == "float64" ? torch::kFloat64 : torch::kFloat32);
 
-  block_stop_signals();  // before any thread starts, so that all of them inherit the mask
   if (!args.quiet)
     std::cout << "snn-serve: building " << files.spec
               << (files.params.empty() ? "" : " with " + files.params) << std::endl;
@@ -201,23 +203,37 @@ int serve(const Args& args) {
   });
   server.set_read_timeout(30, 0);
   server.set_write_timeout(30, 0);
+  // An idle keep-alive connection holds a pool thread: free it soon, so that a stop (and
+  // a burst of new clients) does not wait on it.
+  server.set_keep_alive_timeout(2);
   // Bodies are read through a content reader: httplib's own reading would parse a body sent
   // as application/x-www-form-urlencoded (curl -d's and urllib's default) as a form and
   // refuse it past 8 KiB.
   auto with_body = [&service](const httplib::Request& req, httplib::Response& res,
                               const httplib::ContentReader& read) {
+    auto refuse = [&](int status, const std::string& message) {
+      const snn::HttpReply r = service.transport_error(status, req.method, req.path, message);
+      res.status = r.status;
+      res.set_content(r.body, r.content_type.c_str());
+    };
+    if (req.has_header("Inference-Header-Content-Length"))
+      return refuse(400, "the binary tensor data extension is not supported: send the data "
+                         "as JSON (tritonclient: set_data_from_numpy(..., binary_data=False))");
+    // The limit holds for chunked and compressed bodies too, whose size httplib does not
+    // check: what arrives here is decompressed.
+    const size_t limit = static_cast<size_t>(service.options().max_body_bytes());
     std::string body;
-    const bool complete = read([&body](const char* data, size_t n) {
+    bool too_big = false;
+    const bool complete = read([&](const char* data, size_t n) {
+      if (body.size() + n > limit) {
+        too_big = true;
+        return false;
+      }
       body.append(data, n);
       return true;
     });
-    if (!complete) {  // over --max-body-mb (httplib set 413), or the client hung up
-      const snn::HttpReply r =
-          service.transport_error(res.status >= 400 ? res.status : 400, req.method, req.path);
-      res.status = r.status;
-      res.set_content(r.body, r.content_type.c_str());
-      return;
-    }
+    if (too_big || res.status == 413) return refuse(413, "");
+    if (!complete) return refuse(res.status >= 400 ? res.status : 400, "");
     answer(service, req, body, res);
   };
   const std::string any = ".*";
@@ -252,14 +268,30 @@ int serve(const Args& args) {
     throw RunError("cannot listen on " + args.host + ":" + std::to_string(port) +
                    " (port in use, or the address is not this machine's)");
   }
-  stop_on_signal(server);
-
+  if (stop_signal_within(0)) {  // asked to stop while building
+    if (!args.quiet) std::cout << "snn-serve: stopped before serving" << std::endl;
+    return 0;
+  }
   std::ostringstream sizes;
   for (int64_t b : service.batch_sizes()) sizes << (sizes.tellp() ? ", " : "") << b;
   std::cout << "snn-serve: serving \"" << options.name() << "\" on http://" << args.host << ":"
             << port << " (" << describe_ports(*net) << "; minibatches " << sizes.str() << ")"
             << std::endl;
-  const bool listened = server.listen_after_bind();
+  std::atomic<bool> listening_ended{false};
+  bool listened = false;
+  std::thread http([&] {
+    listened = server.listen_after_bind();
+    listening_ended = true;
+  });
+  while (!listening_ended && !stop_signal_within(200)) {
+  }
+  // A second signal during the drain ends the process at once (default action).
+  const sigset_t set = stop_signals();
+  pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+  while (!listening_ended && !server.is_running())  // stop() is a no-op before listening
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  server.stop();  // handlers in flight finish; the batcher keeps running for them
+  http.join();
   service.shutdown();  // answers what is queued
   if (!listened) throw RunError("the HTTP server stopped unexpectedly");
   if (!args.quiet) std::cout << "snn-serve: stopped" << std::endl;
@@ -269,6 +301,7 @@ int serve(const Args& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  block_stop_signals();  // before any thread starts (LibTorch's among them): all inherit it
   Args args;
   CLI::App app{"Serves a trained libsnn network over HTTP (Open Inference Protocol / KServe v2: "
                "/v2/health/*, /v2/models/<name>[/infer], /metrics).",

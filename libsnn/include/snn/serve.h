@@ -15,7 +15,9 @@
 /// Concurrent infer requests with the same number of steps are merged into one minibatch of
 /// up to `max_batch` items, waiting at most `max_delay_ms` for company. Every request runs
 /// from the network's initial state (as Simulator::predict), so batching never changes a
-/// request's numbers.
+/// deterministic network's numbers. Random processes (noise) draw per minibatch row, so
+/// there a request's noise depends on the row it lands in: serve such a network with
+/// max_batch 1 when its numbers must be reproducible.
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -74,8 +76,10 @@ class InferenceService {
   /// exceptions.
   HttpReply handle(const std::string& method, const std::string& path, const std::string& body);
   /// A reply for a request the HTTP layer refused before it reached handle() (e.g. 413 for
-  /// an oversized body), counted in the metrics like the others.
-  HttpReply transport_error(int status, const std::string& method, const std::string& path);
+  /// an oversized body), counted in the metrics like the others. An empty `message` says
+  /// what the status means.
+  HttpReply transport_error(int status, const std::string& method, const std::string& path,
+                            const std::string& message = "");
 
   /// Stops taking inference requests (ready turns 503) and finishes those already queued.
   void shutdown();

@@ -85,7 +85,19 @@ void Batcher::work() {
         if (timed_out) break;
       }
     }
-    execute(batch, items);
+    try {
+      execute(batch, items);
+    } catch (...) {
+      // execute answers every job itself; what escapes it (bad_alloc while answering) must
+      // not end the worker: whoever is still waiting gets a 500.
+      const auto error = std::make_exception_ptr(HttpError(500, "internal error"));
+      for (const auto& job : batch) {
+        try {
+          job->result.set_exception(error);
+        } catch (const std::future_error&) {  // already answered
+        }
+      }
+    }
   }
 }
 

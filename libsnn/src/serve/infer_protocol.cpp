@@ -16,6 +16,23 @@ using nlohmann::json;
 
 HttpError bad_request(const std::string& message) { return HttpError(400, message); }
 
+constexpr int kMaxDepth = 8;
+struct TooDeep {};
+
+/// a * b * c, or INT64_MAX when that would overflow (the limits compare against it).
+int64_t saturating_product(int64_t a, int64_t b, int64_t c) {
+  int64_t ab = 0, abc = 0;
+  if (__builtin_mul_overflow(a, b, &ab) || __builtin_mul_overflow(ab, c, &abc))
+    return std::numeric_limits<int64_t>::max();
+  return abc;
+}
+
+/// What a client value looks like in a message: short, whatever it holds.
+std::string shown(const json& value) {
+  std::string text = value.dump(-1, ' ', false, json::error_handler_t::replace);
+  return text.size() > 40 ? text.substr(0, 37) + "..." : text;
+}
+
 std::string datatype_name(torch::Dtype dtype) {
   return dtype == torch::kFloat64 ? "FP64" : "FP32";
 }
@@ -44,14 +61,14 @@ void flatten_numbers(const json& value, bool integers, const std::string& where,
   }
   if (integers && !value.is_number_integer()) {
     throw bad_request(where + "[" + std::to_string(out.size()) +
-                      "]: expected an integer for an integer datatype, got " + value.dump());
+                      "]: expected an integer for an integer datatype, got " + shown(value));
   }
   out.push_back(value.get<double>());
 }
 
 int64_t positive_int(const json& value, const std::string& where) {
   if (!value.is_number_integer() || value.get<int64_t>() < 1)
-    throw bad_request(where + ": expected a positive integer, got " + value.dump());
+    throw bad_request(where + ": expected a positive integer, got " + shown(value));
   return value.get<int64_t>();
 }
 
@@ -89,12 +106,12 @@ GivenInput parse_input(const json& in, size_t index, const ModelSignature& sig,
   const std::string dt = datatype.is_string() ? datatype.get<std::string>() : "";
   if (!is_float_datatype(dt) && !is_integer_datatype(dt))
     throw bad_request(here + ".datatype: expected a numeric datatype (FP32, FP64, INT32, ...), "
-                      "got " + datatype.dump());
+                      "got " + shown(datatype));
 
   const json& shape = required(in, "shape", here);
   if (!shape.is_array() || (shape.size() != 2 && shape.size() != 3))
     throw bad_request(here + ".shape: expected [batch, size] or [batch, n_steps, size], got " +
-                      shape.dump());
+                      shown(shape));
   for (size_t k = 0; k < shape.size(); ++k)
     g.shape.push_back(positive_int(shape[k], here + ".shape[" + std::to_string(k) + "]"));
   if (g.shape.back() != port->size)
@@ -107,9 +124,8 @@ GivenInput parse_input(const json& in, size_t index, const ModelSignature& sig,
     throw bad_request(here + ".shape: " + std::to_string(g.shape[1]) +
                       " steps exceed the limit of " + std::to_string(limits.max_steps));
 
-  // Bounded by the limits above, so the product cannot overflow.
-  int64_t count = 1;
-  for (int64_t d : g.shape) count *= d;
+  const int64_t count = saturating_product(
+      g.shape[0], g.shape.size() == 3 ? g.shape[1] : 1, g.shape.back());
   std::vector<double> values;
   values.reserve(static_cast<size_t>(std::min<int64_t>(count, int64_t{1} << 24)));
   flatten_numbers(required(in, "data", here), is_integer_datatype(dt), here + ".data", values,
@@ -121,6 +137,9 @@ GivenInput parse_input(const json& in, size_t index, const ModelSignature& sig,
                                                                    : std::to_string(values.size())));
   }
   g.data = torch::tensor(values, torch::kFloat64).reshape(g.shape).to(sig.dtype);
+  if (!torch::isfinite(g.data).all().item<bool>())
+    throw bad_request(here + ".data: values must be finite in " + datatype_name(sig.dtype) +
+                      " (a value beyond its range overflows to infinity)");
   return g;
 }
 
@@ -177,8 +196,16 @@ InferRequest parse_infer_request(const std::string& body, const ModelSignature& 
                                  const RequestLimits& limits) {
   json doc;
   try {
-    doc = json::parse(body);
-  } catch (const json::parse_error& e) {
+    // A request nests 4 levels at most ({"inputs": [{"data": [[[...]]]}]}); far deeper
+    // bodies would only exhaust the stack of whatever walks them.
+    doc = json::parse(body, [](int depth, json::parse_event_t, json&) {
+      if (depth > kMaxDepth) throw TooDeep();
+      return true;
+    });
+  } catch (const TooDeep&) {
+    throw bad_request("invalid JSON: nested deeper than " + std::to_string(kMaxDepth) +
+                      " levels");
+  } catch (const json::exception& e) {  // syntax, and numbers beyond a double (1e400)
     throw bad_request(std::string("invalid JSON: ") + e.what());
   }
   if (!doc.is_object()) throw bad_request("expected a JSON object as the request body");
@@ -189,7 +216,7 @@ InferRequest parse_infer_request(const std::string& body, const ModelSignature& 
   }
 
   InferRequest r;
-  if (doc.contains("id")) {
+  if (doc.contains("id") && !doc["id"].is_null()) {
     if (!doc["id"].is_string()) throw bad_request("id: expected a string");
     r.id = doc["id"].get<std::string>();
   }
@@ -198,10 +225,10 @@ InferRequest parse_infer_request(const std::string& body, const ModelSignature& 
   if (doc.contains("parameters")) {
     const json& params = doc["parameters"];
     if (!params.is_object()) throw bad_request("parameters: expected an object");
-    for (const auto& [key, value] : params.items()) {
-      if (key != "n_steps")
-        throw bad_request("parameters: unknown parameter \"" + key + "\" (expected n_steps)");
-      n_steps = positive_int(value, "parameters.n_steps");
+    // Other parameters are the protocol's or a client's own (tritonclient sends
+    // binary_data_output, priority, timeout): answered in JSON, they change nothing here.
+    if (params.contains("n_steps")) {
+      n_steps = positive_int(params["n_steps"], "parameters.n_steps");
       if (*n_steps > limits.max_steps)
         throw bad_request("parameters.n_steps: " + std::to_string(*n_steps) +
                           " exceeds the limit of " + std::to_string(limits.max_steps) + " steps");
@@ -258,12 +285,12 @@ InferRequest parse_infer_request(const std::string& body, const ModelSignature& 
   if (r.outputs.empty())
     for (const auto& p : sig.outputs) r.outputs.push_back(p.name);
 
-  // Checked before any input is held for its steps: items and steps are bounded above, so
-  // the product fits in 64 bits.
+  // Checked before any input is held for its steps. Every probe counts, asked for or not:
+  // the simulation records them all.
   int64_t width = 0;
   for (const auto& p : sig.inputs) width += p.size;
-  for (const auto& name : r.outputs) width += sig.find_output(name)->size;
-  if (r.batch * r.n_steps * width > limits.max_values)
+  for (const auto& p : sig.outputs) width += p.size;
+  if (saturating_product(r.batch, r.n_steps, width) > limits.max_values)
     throw bad_request("request too large: " + std::to_string(r.batch) + " items x " +
                       std::to_string(r.n_steps) + " steps x " + std::to_string(width) +
                       " values per step (inputs and outputs) exceed the limit of " +

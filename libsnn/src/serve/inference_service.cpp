@@ -40,8 +40,12 @@ void check_options(const ServeOptions& o) {
   if (!(o.max_delay_ms() >= 0) || o.max_delay_ms() > 60000)
     throw SpecError("serve: max_delay_ms " + std::to_string(o.max_delay_ms()) +
                     ": expected 0 to 60000");
-  if (o.max_steps() < 1) throw SpecError("serve: max_steps must be at least 1");
-  if (o.max_items() < 1) throw SpecError("serve: max_items must be at least 1");
+  if (o.max_steps() < 1 || o.max_steps() > (int64_t{1} << 24))
+    throw SpecError("serve: max_steps " + std::to_string(o.max_steps()) +
+                    ": expected 1 to 16777216");
+  if (o.max_items() < 1 || o.max_items() > (int64_t{1} << 20))
+    throw SpecError("serve: max_items " + std::to_string(o.max_items()) +
+                    ": expected 1 to 1048576");
   if (o.max_body_bytes() < 1) throw SpecError("serve: max_body_bytes must be at least 1");
   if (o.max_values() < 1) throw SpecError("serve: max_values must be at least 1");
 }
@@ -146,6 +150,8 @@ HttpReply InferenceService::handle(const std::string& method, const std::string&
   } catch (const std::exception& e) {
     const std::string what = e.what();
     reply = json_reply(500, serve::error_body(what.substr(0, what.find('\n'))));
+  } catch (...) {
+    reply = json_reply(500, serve::error_body("internal error"));
   }
   const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
   impl_->metrics->count_request(endpoint, reply.status, took.count());
@@ -153,12 +159,15 @@ HttpReply InferenceService::handle(const std::string& method, const std::string&
 }
 
 HttpReply InferenceService::transport_error(int status, const std::string& method,
-                                            const std::string& path) {
-  std::string message = method + " " + path + ": HTTP " + std::to_string(status);
-  if (status == 413)
+                                            const std::string& path, const std::string& text) {
+  std::string message = text;
+  if (message.empty() && status == 413)
     message = "request body exceeds the limit of " +
               std::to_string(impl_->options.max_body_bytes()) + " bytes";
-  impl_->metrics->count_request("other", status, 0.0);
+  if (message.empty()) message = method + " " + path + ": HTTP " + std::to_string(status);
+  // Refused before routing: counted under the endpoint the path names.
+  const bool infer = path.size() >= 6 && path.compare(path.size() - 6, 6, "/infer") == 0;
+  impl_->metrics->count_request(infer ? "infer" : "other", status, -1.0);
   return json_reply(status, serve::error_body(message));
 }
 

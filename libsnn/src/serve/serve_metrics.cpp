@@ -58,7 +58,7 @@ void ServeMetrics::count_request(const std::string& endpoint, int status, double
   std::lock_guard<std::mutex> lock(mu_);
   ++requests_[{endpoint, status}];
   if (status >= 400) ++errors_[endpoint];
-  if (endpoint == "infer") latency_.observe(seconds);
+  if (endpoint == "infer" && seconds >= 0) latency_.observe(seconds);
 }
 
 void ServeMetrics::count_batch(int64_t items, int64_t requests) {

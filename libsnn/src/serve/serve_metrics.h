@@ -30,6 +30,7 @@ class ServeMetrics {
  public:
   ServeMetrics(std::string model_name, int64_t max_batch);
   /// One answered request; `endpoint` is a short route name ("infer", "ready", ...).
+  /// Negative `seconds`: not timed (refused by the HTTP layer), kept out of the latency.
   void count_request(const std::string& endpoint, int status, double seconds);
   /// One minibatch run with `items` items from `requests` requests.
   void count_batch(int64_t items, int64_t requests);
