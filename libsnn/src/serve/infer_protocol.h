@@ -19,7 +19,7 @@ struct HttpError : std::runtime_error {
   int status;
 };
 
-/// The served network as the protocol sees it: inputs are the input placeholder nodes,
+/// The served network as the protocol sees it: inputs are the input nodes (size_out only),
 /// outputs the probes.
 struct ModelSignature {
   struct Port {
@@ -43,7 +43,7 @@ struct RequestLimits {
 
 /// A checked /infer request. Every input of the signature is present, (batch, n_steps, size)
 /// in the signature's dtype: [batch, size] inputs are held for every step and absent ones
-/// are zeros (a placeholder's value when nothing feeds it).
+/// are zeros (an input node's value when nothing feeds it).
 struct InferRequest {
   std::string id;  // echoed in the response when the request has one
   int64_t batch = 1;
