@@ -162,39 +162,13 @@ void answer(snn::InferenceService& service, const httplib::Request& req, const s
   if (!r.allow.empty()) res.set_header("Allow", r.allow);
 }
 
-int serve(const Args& args) {
-  const ModelFiles files = resolve_model(args);
-  const torch::Device device = parse_device(args.device);
-  if (args.threads > 0) torch::set_num_threads(args.threads);
-  snn::NetworkPtr net = snn::load_network(files.spec);
-
-  snn::ServeOptions options;
-  options.name(model_name(args, files))
-      .device(device)
-      .max_batch(args.max_batch)
-      .max_delay_ms(args.max_delay_ms)
-      .max_steps(args.max_steps)
-      .max_items(args.max_items)
-      .max_values(args.max_values)
-      .max_body_bytes(static_cast<int64_t>(args.max_body_mb * 1024 * 1024));
-  if (!args.dtype.empty())
-    options.dtype(args.dtype == "float64" ? torch::kFloat64 : torch::kFloat32);
-
-  if (!args.quiet)
-    std::cout << "snn-serve: building " << files.spec
-              << (files.params.empty() ? "" : " with " + files.params) << std::endl;
-  snn::InferenceService service(net, files.params, options);
-  if (!files.params.empty()) {
-    const std::string mismatch = snn::checkpoint_spec_mismatch(files.params, *net);
-    if (!mismatch.empty()) std::cerr << "snn-serve: warning: " << mismatch << std::endl;
-  }
-
-  httplib::Server server;
+/// Pool, limits, timeouts and routes of the HTTP server in front of `service`.
+void configure_http(httplib::Server& server, snn::InferenceService& service, const Args& args) {
   const int pool = args.http_threads > 0
                        ? args.http_threads
                        : static_cast<int>(std::clamp<int64_t>(2 * args.max_batch, 8, 256));
   server.new_task_queue = [pool] { return new httplib::ThreadPool(static_cast<size_t>(pool)); };
-  server.set_payload_max_length(static_cast<size_t>(options.max_body_bytes()));
+  server.set_payload_max_length(static_cast<size_t>(service.options().max_body_bytes()));
   // SO_REUSEADDR only: httplib's default, SO_REUSEPORT, would let a second snn-serve share
   // the port silently instead of failing to start.
   server.set_socket_options([](auto sock) {
@@ -256,9 +230,40 @@ int serve(const Args& args) {
   if (args.access_log) {
     server.set_logger([](const httplib::Request& req, const httplib::Response& res) {
       std::cerr << "snn-serve: " << req.method << " " << req.path << " " << res.status << " "
-                << req.body.size() << "B in, " << res.body.size() << "B out" << std::endl;
+                << res.body.size() << " bytes" << std::endl;
     });
   }
+}
+
+int serve(const Args& args) {
+  const ModelFiles files = resolve_model(args);
+  const torch::Device device = parse_device(args.device);
+  if (args.threads > 0) torch::set_num_threads(args.threads);
+  snn::NetworkPtr net = snn::load_network(files.spec);
+
+  snn::ServeOptions options;
+  options.name(model_name(args, files))
+      .device(device)
+      .max_batch(args.max_batch)
+      .max_delay_ms(args.max_delay_ms)
+      .max_steps(args.max_steps)
+      .max_items(args.max_items)
+      .max_values(args.max_values)
+      .max_body_bytes(static_cast<int64_t>(args.max_body_mb * 1024 * 1024));
+  if (!args.dtype.empty())
+    options.dtype(args.dtype == "float64" ? torch::kFloat64 : torch::kFloat32);
+
+  if (!args.quiet)
+    std::cout << "snn-serve: building " << files.spec
+              << (files.params.empty() ? "" : " with " + files.params) << std::endl;
+  snn::InferenceService service(net, files.params, options);
+  if (!files.params.empty()) {
+    const std::string mismatch = snn::checkpoint_spec_mismatch(files.params, *net);
+    if (!mismatch.empty()) std::cerr << "snn-serve: warning: " << mismatch << std::endl;
+  }
+
+  httplib::Server server;
+  configure_http(server, service, args);
 
   int port = args.port;
   if (port == 0) {
