@@ -27,6 +27,13 @@ int64_t saturating_product(int64_t a, int64_t b, int64_t c) {
   return abc;
 }
 
+/// "a", "b" (or none), for messages that list what there is.
+std::string quoted_names(const std::vector<ModelSignature::Port>& ports) {
+  std::string names;
+  for (const auto& p : ports) names += (names.empty() ? "\"" : ", \"") + p.name + "\"";
+  return names.empty() ? "none" : names;
+}
+
 /// What a client value looks like in a message: short, whatever it holds.
 std::string shown(const json& value) {
   std::string text = value.dump(-1, ' ', false, json::error_handler_t::replace);
@@ -95,10 +102,8 @@ GivenInput parse_input(const json& in, size_t index, const ModelSignature& sig,
   g.name = name.get<std::string>();
   const ModelSignature::Port* port = sig.find_input(g.name);
   if (!port) {
-    std::string known;
-    for (const auto& p : sig.inputs) known += (known.empty() ? "\"" : ", \"") + p.name + "\"";
     throw bad_request(where + ".name: no input \"" + g.name + "\" (the inputs are " +
-                      (known.empty() ? std::string("none") : known) + ")");
+                      quoted_names(sig.inputs) + ")");
   }
   const std::string here = where + " (\"" + g.name + "\")";
 
@@ -274,10 +279,8 @@ InferRequest parse_infer_request(const std::string& body, const ModelSignature& 
         throw bad_request(where + ": expected {\"name\": \"<probe id>\"}");
       const std::string name = outputs[i]["name"].get<std::string>();
       if (!sig.find_output(name)) {
-        std::string known;
-        for (const auto& p : sig.outputs) known += (known.empty() ? "\"" : ", \"") + p.name + "\"";
         throw bad_request(where + ".name: no output \"" + name + "\" (the outputs are " +
-                          (known.empty() ? std::string("none") : known) + ")");
+                          quoted_names(sig.outputs) + ")");
       }
       r.outputs.push_back(name);
     }

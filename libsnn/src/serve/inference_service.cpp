@@ -115,7 +115,8 @@ InferenceService::InferenceService(NetworkPtr network, const std::string& params
     sims.push_back(std::move(sim));
   }
   im.signature = serve::ModelSignature::of(*network, sims.front()->dtype());
-  im.metrics = std::make_unique<serve::ServeMetrics>(options.name(), options.max_batch());
+  im.metrics = std::make_unique<serve::ServeMetrics>(options.name(),
+                                                     bucket_sizes(options.max_batch()));
   serve::BatcherOptions bo;
   bo.max_batch = options.max_batch();
   bo.max_values = options.max_values();

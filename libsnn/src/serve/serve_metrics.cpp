@@ -13,14 +13,6 @@ std::string number(double v) {
   return std::string(buf, end);
 }
 
-/// 1, 2, 4, ... and max_batch itself.
-std::vector<double> batch_bounds(int64_t max_batch) {
-  std::vector<double> b;
-  for (int64_t k = 1; k < max_batch; k *= 2) b.push_back(static_cast<double>(k));
-  b.push_back(static_cast<double>(max_batch));
-  return b;
-}
-
 }  // namespace
 
 Histogram::Histogram(std::vector<double> bounds)
@@ -48,11 +40,11 @@ std::string Histogram::lines(const std::string& name, const std::string& labels)
   return s.str();
 }
 
-ServeMetrics::ServeMetrics(std::string model_name, int64_t max_batch)
+ServeMetrics::ServeMetrics(std::string model_name, const std::vector<int64_t>& batch_sizes)
     : model_(std::move(model_name)),
       latency_({0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}),
-      batch_items_(batch_bounds(max_batch)),
-      batch_requests_(batch_bounds(max_batch)) {}
+      batch_items_(std::vector<double>(batch_sizes.begin(), batch_sizes.end())),
+      batch_requests_(std::vector<double>(batch_sizes.begin(), batch_sizes.end())) {}
 
 void ServeMetrics::count_request(const std::string& endpoint, int status, double seconds) {
   std::lock_guard<std::mutex> lock(mu_);

@@ -28,7 +28,8 @@ class Histogram {
 
 class ServeMetrics {
  public:
-  ServeMetrics(std::string model_name, int64_t max_batch);
+  /// `batch_sizes`: the minibatch sizes simulated (ascending), the batch histograms' bounds.
+  ServeMetrics(std::string model_name, const std::vector<int64_t>& batch_sizes);
   /// One answered request; `endpoint` is a short route name ("infer", "ready", ...).
   /// Negative `seconds`: not timed (refused by the HTTP layer), kept out of the latency.
   void count_request(const std::string& endpoint, int status, double seconds);
