@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <regex>
 #include <thread>
 
@@ -108,6 +109,9 @@ class Server {
 
 TEST_CASE("snn-serve: a run folder served over HTTP answers with the network's numbers",
           "[tools][serve]") {
+  // The server may close a connection whose body it refused while the client still writes:
+  // that must be an error for the client here, not SIGPIPE ending the test program.
+  std::signal(SIGPIPE, SIG_IGN);
   TempDir dir("snn_serve");
   make_run_folder(dir.file("run"), kLinearSpec);
   Server server(quote(dir.file("run")) + " --port 0 --name lin --max-body-mb 0.05", dir);
@@ -145,11 +149,14 @@ TEST_CASE("snn-serve: a run folder served over HTTP answers with the network's n
     CHECK(p[2 * k + 1] == Approx(0.003 * k - 2.0).margin(1e-6));
   }
 
-  // Over --max-body-mb: 413 with a JSON error, before anything is parsed.
+  // Over --max-body-mb: 413 with a JSON error, before the body is read. The server closes
+  // the connection with the body unread, which can reach the client as a reset before the
+  // answer does; the metrics below count each 413 either way.
   auto big = client.Post("/v2/models/lin/infer", std::string(60000, ' '), "application/json");
-  REQUIRE(big);
-  CHECK(big->status == 413);
-  CHECK_THAT(json::parse(big->body)["error"].get<std::string>(), Contains("exceeds the limit"));
+  if (big) {
+    CHECK(big->status == 413);
+    CHECK_THAT(json::parse(big->body)["error"].get<std::string>(), Contains("exceeds the limit"));
+  }
 
   // Chunked: no Content-Length for httplib to check, and still 413.
   const std::string chunk(8192, ' ');
@@ -163,8 +170,8 @@ TEST_CASE("snn-serve: a run folder served over HTTP answers with the network's n
         return true;
       },
       "application/json");
-  REQUIRE(chunked);
-  CHECK(chunked->status == 413);
+  if (chunked) CHECK(chunked->status == 413);
+  REQUIRE(client.Get("/v2/health/live"));  // and the server is still there
 
   // tritonclient's binary tensor extension: refused with a way out.
   auto binary = client.Post("/v2/models/lin/infer",

@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <csignal>
 #include <atomic>
 #include <cctype>
 #include <chrono>
@@ -307,6 +308,9 @@ int serve(const Args& args) {
 
 int main(int argc, char** argv) {
   block_stop_signals();  // before any thread starts (LibTorch's among them): all inherit it
+  // A client that hangs up while its answer is written must not kill the server: the write
+  // fails with EPIPE instead.
+  std::signal(SIGPIPE, SIG_IGN);
   Args args;
   CLI::App app{"Serves a trained libsnn network over HTTP (Open Inference Protocol / KServe v2: "
                "/v2/health/*, /v2/models/<name>[/infer], /metrics).",
