@@ -4,6 +4,7 @@
 
 #include <torch/torch.h>
 
+#include "first_line.h"
 #include "snn/errors.h"
 
 namespace snn {
@@ -22,7 +23,6 @@ int64_t product(const std::vector<int64_t>& s) {
   return p;
 }
 
-std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
 
 }  // namespace
 

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <set>
 
+#include "first_line.h"
 #include "runtime/simulator_impl.h"
 #include "snn/checkpoint.h"
 #include "snn/io.h"
@@ -18,7 +19,6 @@ namespace {
 
 constexpr const char* kFormat = "snn-checkpoint/1";
 
-std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
 
 /// Destination tensors and the checkpoint's values for them.
 using Copies = std::vector<std::pair<torch::Tensor, torch::Tensor>>;

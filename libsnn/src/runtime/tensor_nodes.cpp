@@ -1,6 +1,7 @@
 // TensorNodes in the SimModule: each gets its own module (made from the node's build seed),
 // registered as `nodes.<id>` so that its parameters and buffers train, move and save with
 // the rest of the network, and follow train()/eval().
+#include "first_line.h"
 #include "runtime/sim_module.h"
 #include "snn/errors.h"
 #include "snn/tensor_node.h"
@@ -60,9 +61,8 @@ torch::Tensor SimModuleImpl::tensor_forward(size_t i, double t, const torch::Ten
   } catch (const Error&) {
     throw;
   } catch (const std::exception& e) {
-    const std::string what = e.what();
     throw SimulationError(n.describe() + ": module failed at t=" + std::to_string(t) + ": " +
-                          what.substr(0, what.find('\n')));
+                          first_line(e.what()));
   }
   if (!y.defined() || y.dim() < 1 || y.size(0) != N || y.numel() != N * n.size_out())
     throw SimulationError(n.describe() + ": the module returned " +

@@ -2,12 +2,9 @@
 
 #include <torch/torch.h>
 
+#include "first_line.h"
+
 namespace snn::serve {
-namespace {
-
-std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
-
-}  // namespace
 
 Batcher::Batcher(std::vector<std::unique_ptr<Simulator>> simulators, BatcherOptions options,
                  ServeMetrics& metrics)

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "first_line.h"
 #include "serve/batcher.h"
 #include "serve/infer_protocol.h"
 #include "serve/serve_metrics.h"
@@ -149,8 +150,7 @@ HttpReply InferenceService::handle(const std::string& method, const std::string&
   } catch (const HttpError& e) {
     reply = json_reply(e.status, serve::error_body(e.what()));
   } catch (const std::exception& e) {
-    const std::string what = e.what();
-    reply = json_reply(500, serve::error_body(what.substr(0, what.find('\n'))));
+    reply = json_reply(500, serve::error_body(first_line(e.what())));
   } catch (...) {
     reply = json_reply(500, serve::error_body("internal error"));
   }
