@@ -6,6 +6,7 @@
 
 #include "snn/errors.h"
 #include "snn/neurons.h"
+#include "build/lif_step_kernel.h"
 #include "train/autograd.h"
 
 namespace snn {
@@ -87,8 +88,13 @@ std::vector<std::pair<std::string, Init>> LIF::default_state() const {
 }
 torch::Tensor LIF::step(double dt, const torch::Tensor& J, NeuronState& state) const {
   const double tau_rc = options.tau_rc(), tau_ref = options.tau_ref();
-  auto v = state.at("voltage");
-  auto ref = state.at("refractory_time") - dt;
+  auto& voltage = state.at("voltage");
+  auto& refractory_time = state.at("refractory_time");
+  if (detail::lif_step_cpu_applies(J, voltage, refractory_time))
+    return detail::lif_step_cpu({dt, tau_rc, tau_ref, options.min_voltage(), options.amplitude()},
+                                J, voltage, refractory_time);
+  auto v = voltage;
+  auto ref = refractory_time - dt;
   // The part of this step that is not refractory, then the exact solution of
   // dv/dt = (J - v)/tau_rc over that part.
   auto delta_t = torch::clamp(dt - ref, 0.0, dt);

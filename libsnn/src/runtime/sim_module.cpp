@@ -253,8 +253,9 @@ torch::Tensor SimModuleImpl::step_block(size_t bi, double dt, const torch::Tenso
   // Spiking mode: the spike train forward, the smooth rate's derivative backward. The
   // neuron state (voltage, refractory time) carries no gradient: spikes reset it
   // discontinuously, and the surrogate already accounts for the current's effect.
+  // The spikes' own graph would be dropped by straight_through: step on a detached current.
   for (auto& [name, v] : st) v = v.detach();
-  auto spikes = type.step(dt, J, st);
+  auto spikes = type.step(dt, J.detach(), st);
   double sigma = sim_options_.lif_smoothing > 0 ? sim_options_.lif_smoothing : 1.0;
   return straight_through(spikes, type.rate_twin(sigma)->rates(J));
 }
