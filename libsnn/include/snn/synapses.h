@@ -63,6 +63,20 @@ class Alpha : public LinearFilter {
   double tau;
 };
 
+/// Nengo's Triangle: a finite impulse response over the last round(t / dt) + 1 steps, taps
+/// falling linearly from the current input (n, n-1, ..., 1, normalised to sum to 1). A digital
+/// filter, so its shape depends on dt; t = 0 passes the input through.
+class Triangle : public Synapse {
+ public:
+  explicit Triangle(double t);
+  std::string type() const override { return "Triangle"; }
+  nlohmann::json to_json() const override;
+  StateSpace discretize(double dt) const override;
+  /// The taps for time step dt, current input first.
+  std::vector<double> taps(double dt) const;
+  double t;
+};
+
 /// A synapse from its spec form: a number (Lowpass tau) or `{"type": ...}`; `null` gives
 /// nullptr (no synapse). Throws SpecError naming `path`.
 SynapsePtr synapse_from_json(const nlohmann::json& j, const std::string& path = "");

@@ -18,6 +18,15 @@ int64_t default_n_eval_points(int64_t n_neurons, int64_t dimensions) {
 
 namespace {
 
+/// A synapse's discrete filter, its errors (a Triangle too long for dt) naming `who`.
+StateSpace discretize_for(const Synapse& s, double dt, const std::string& who) {
+  try {
+    return s.discretize(dt);
+  } catch (const SpecError& e) {
+    throw BuildError(who + ": " + e.what());
+  }
+}
+
 constexpr auto kF64 = torch::kFloat64;
 
 /// Object seeds as Nengo assigns them: each network draws one seed per child in the order
@@ -345,7 +354,7 @@ Model build_model(const Network& net, double dt, std::optional<uint32_t> seed) {
     } else if (!b.conv && !b.sparse) {
       b.weights = transform;
     }
-    if (o.synapse()) b.filter = o.synapse()->discretize(dt);
+    if (o.synapse()) b.filter = discretize_for(*o.synapse(), dt, c->describe());
     model.connection_index[c.get()] = model.connections.size();
     model.connections.push_back(std::move(b));
   }
@@ -382,7 +391,7 @@ Model build_model(const Network& net, double dt, std::optional<uint32_t> seed) {
       Rng rng(seeds.of.at(p.get()));
       b.decoders = solve_decoders(pre, pre.eval_points, x, *p->options().solver(), rng, name);
     }
-    if (p->options().synapse()) b.filter = p->options().synapse()->discretize(dt);
+    if (p->options().synapse()) b.filter = discretize_for(*p->options().synapse(), dt, p->describe());
     if (p->options().sample_every()) b.period = *p->options().sample_every() / dt;
     model.probes.push_back(std::move(b));
   }

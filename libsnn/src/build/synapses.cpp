@@ -85,6 +85,33 @@ Alpha::Alpha(double tau_) : LinearFilter({1.0}, {tau_ * tau_, 2.0 * tau_, 1.0}),
 }
 nlohmann::json Alpha::to_json() const { return {{"type", "Alpha"}, {"tau", tau}}; }
 
+Triangle::Triangle(double t_) : t(t_) {
+  if (!(t_ >= 0) || !std::isfinite(t_))
+    throw SpecError("Triangle: expected t >= 0, got " + std::to_string(t_));
+}
+nlohmann::json Triangle::to_json() const { return {{"type", "Triangle"}, {"t", t}}; }
+
+std::vector<double> Triangle::taps(double dt) const {
+  // numpy rounds halves to even (Nengo: int(np.round(t / dt))); so does nearbyint.
+  const auto n = static_cast<int64_t>(std::nearbyint(t / dt)) + 1;
+  // The filter runs as a dense state space of n - 1 states (a matrix product per step).
+  if (n > 1001)
+    throw SpecError("Triangle: t = " + std::to_string(t) + " s spans " + std::to_string(n) +
+                    " steps of dt = " + std::to_string(dt) + " (at most 1001)");
+  std::vector<double> w(static_cast<size_t>(n));
+  const double sum = static_cast<double>(n) * static_cast<double>(n + 1) / 2.0;
+  for (int64_t k = 0; k < n; ++k) w[static_cast<size_t>(k)] = static_cast<double>(n - k) / sum;
+  return w;
+}
+
+StateSpace Triangle::discretize(double dt) const {
+  // The FIR sum_k w[k] u[n-k] is the digital transfer function (w0 z^m + ... + wm) / z^m.
+  auto w = taps(dt);
+  std::vector<double> den(w.size(), 0.0);
+  den[0] = 1.0;
+  return LinearFilter(w, den, false).discretize(dt);
+}
+
 namespace {
 double number_at(const nlohmann::json& j, const char* key, const std::string& path) {
   if (!j.contains(key)) throw SpecError(path + ": missing \"" + key + "\"");
@@ -143,7 +170,12 @@ SynapsePtr synapse_from_json(const nlohmann::json& j, const std::string& path) {
       return std::make_shared<LinearFilter>(numbers_at(j, "num", where),
                                             numbers_at(j, "den", where), analog);
     }
-    throw SpecError("unknown synapse type \"" + type + "\" (expected Lowpass, Alpha, LinearFilter)");
+    if (type == "Triangle") {
+      only_keys(j, {"t"}, where, type);
+      return std::make_shared<Triangle>(number_at(j, "t", where));
+    }
+    throw SpecError("unknown synapse type \"" + type +
+                    "\" (expected Lowpass, Alpha, LinearFilter, Triangle)");
   } catch (const SpecError& e) {
     const std::string msg = e.what();
     if (msg.rfind(where, 0) == 0) throw;
