@@ -371,7 +371,11 @@ struct NetworkSettings {
   TORCH_ARG(double, lif_smoothing) = 0.0;
   TORCH_ARG(bool, trainable) = true;
   TORCH_ARG(std::string, dtype) = "float32";
+  /// false: run/run_steps/step start every call from the current state and leave it (and
+  /// the time) unchanged, as NengoDL's stateful=False; probe data still accumulate.
   TORCH_ARG(bool, stateful) = true;
+  /// false: probes keep only the last sample of each run call, and predict returns only the
+  /// last sample (NengoDL). fit/evaluate choose samples with each loss's `steps`.
   TORCH_ARG(bool, keep_history) = true;
   TORCH_ARG(std::string, training_mode) = "rate";
   /// Whether synapses filter while training. False drops them in training only (a

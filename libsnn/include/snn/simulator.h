@@ -46,6 +46,18 @@ struct SimulatorOptions {
   TORCH_ARG(bool, layered) = true;
 };
 
+/// What Simulator::reset restores besides the neuron and synapse state and the time
+/// (NengoDL's reset arguments).
+struct ResetOptions {
+  /// Trainable parameters back to their built values.
+  TORCH_ARG(bool, include_trainable) = true;
+  /// Probe data cleared.
+  TORCH_ARG(bool, include_probes) = true;
+  /// Processes (noise, white signals) restart their sequences; false: they go on from where
+  /// they were, as if time had not been reset.
+  TORCH_ARG(bool, include_processes) = true;
+};
+
 /// The result of Simulator::check_gradients: the largest difference between autograd and
 /// central finite differences, over every trainable parameter.
 struct GradientCheck {
@@ -82,11 +94,12 @@ class Simulator {
   void run_steps(int64_t n, const Inputs& data = {});
   /// One step.
   void step(const Inputs& data = {});
-  /// Back to the state right after the build: neuron and synapse state, time, probe data and
-  /// trainable parameters. A seed changes the simulator seed (processes) only.
-  void reset(std::optional<uint32_t> seed = std::nullopt);
+  /// Back to the state right after the build: neuron and synapse state, time, and (as
+  /// `options` say, all by default) probe data, trainable parameters and processes. A seed
+  /// changes the simulator seed (processes) only.
+  void reset(std::optional<uint32_t> seed = std::nullopt, ResetOptions options = {});
   /// Resets neuron/synapse state and time, keeping parameters (and, unless
-  /// `include_probes`, the probe data).
+  /// `include_probes`, the probe data). reset without trainables and with `include_probes`.
   void soft_reset(bool include_probes = false);
 
   /// Runs `n_steps` (default: the data's steps) without changing the simulator's state and
@@ -109,8 +122,8 @@ class Simulator {
   /// Trains the compiled losses. Inputs (N, steps, size) or (N, size); targets as `Targets`.
   /// Spiking neurons run as their rate twins (settings.training_mode "rate") or through
   /// their spikes with surrogate gradients ("spiking"). Data are split into minibatches of
-  /// the simulator's minibatch size (the last one may be smaller), each run from the built
-  /// initial state (as after reset()); the simulator's own state is left unchanged.
+  /// the simulator's minibatch size (the last one may be smaller), each run from the
+  /// simulator's current state (NengoDL's stateful=False), which is left unchanged.
   History fit(const Inputs& x, const Targets& y, FitOptions options = {});
   /// Loss and metrics of the compiled losses on data, in inference mode (spikes):
   /// "loss", "<probe>_loss", "<probe>_accuracy".

@@ -286,7 +286,7 @@ std::vector<torch::Tensor> SimModuleImpl::node_tables(const SimState& state, con
       node_data[i] = table.to(opts_);
     } else if (n.kind() == Node::Kind::Process) {
       node_data[i] = process_table(*n.options().process(), state.process_seed, m.node_seed[i],
-                                   state.batch, state.step, n_steps, n.size_out(), dt)
+                                   state.batch, state.process_steps + state.step, n_steps, n.size_out(), dt)
                          .to(opts_);
     }
   }
@@ -302,7 +302,7 @@ std::vector<torch::Tensor> SimModuleImpl::noise_tables(const SimState& state,
     if (const auto& p = be.ensemble->options().noise())
       // The ensemble's own seed, moved off the neuron-state generator's (seed + 1).
       noise[e] = process_table(*p, state.process_seed, mix_seed(be.seed, 0x6e6f6973U),
-                               state.batch, state.step, n_steps, be.ensemble->n_neurons(), m.dt)
+                               state.batch, state.process_steps + state.step, n_steps, be.ensemble->n_neurons(), m.dt)
                      .to(opts_);
   }
   return noise;

@@ -29,6 +29,9 @@ struct SimState {
   /// Seeds the processes that have no seed of their own (Nengo's simulator seed: the build
   /// seed + 1 unless Simulator::reset was given one).
   uint32_t process_seed = 0;
+  /// Steps the processes ran before `step` 0 (a reset that kept them going): they read
+  /// their sequences at process_steps + step.
+  int64_t process_steps = 0;
   std::vector<NeuronState> blocks;
   std::vector<torch::Tensor> conn_out, conn_x;    // per connection: delivered value, filter state
   std::vector<torch::Tensor> probe_out, probe_x;  // per probe: likewise for probe synapses

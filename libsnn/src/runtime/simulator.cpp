@@ -64,21 +64,23 @@ void Simulator::run(double seconds, const Inputs& data) {
 void Simulator::run_steps(int64_t n, const Inputs& data) { impl_->run(n, data); }
 void Simulator::step(const Inputs& data) { impl_->run(1, data); }
 
-void Simulator::reset(std::optional<uint32_t> seed) {
+void Simulator::reset(std::optional<uint32_t> seed, ResetOptions options) {
   auto& im = *impl_;
   if (seed) im.options.seed(seed);
-  im.module->restore_parameters();
-  soft_reset(true);
-  if (seed) im.state.process_seed = *seed;  // Nengo: processes redraw from the new seed
+  if (options.include_trainable()) im.module->restore_parameters();
+  const uint32_t process_seed = seed ? *seed : im.state.process_seed;
+  const int64_t process_steps =
+      options.include_processes() ? 0 : im.state.process_steps + im.state.step;
+  im.state = im.module->initial_state(im.options.minibatch_size());
+  // Nengo: processes redraw from a new seed; kept, they go on where they were.
+  im.state.process_seed = process_seed;
+  im.state.process_steps = process_steps;
+  if (options.include_probes())
+    for (auto& c : im.probe_chunks) c.clear();
 }
 
 void Simulator::soft_reset(bool include_probes) {
-  auto& im = *impl_;
-  const uint32_t process_seed = im.state.process_seed;
-  im.state = im.module->initial_state(im.options.minibatch_size());
-  im.state.process_seed = process_seed;
-  if (include_probes)
-    for (auto& c : im.probe_chunks) c.clear();
+  reset(std::nullopt, ResetOptions().include_trainable(false).include_probes(include_probes));
 }
 
 ProbeData Simulator::predict(const Inputs& inputs, int64_t n_steps) {
@@ -114,8 +116,11 @@ ProbeData Simulator::predict(const Inputs& inputs, int64_t n_steps) {
     for (size_t p = 0; p < out.size(); ++p) parts[p].push_back(out[p]);
   }
   ProbeData result;
-  for (size_t p = 0; p < parts.size(); ++p)
-    result[im.model->probes[p].probe->id()] = torch::cat(parts[p], 0).to(torch::kCPU);
+  for (size_t p = 0; p < parts.size(); ++p) {
+    auto all = torch::cat(parts[p], 0);
+    if (!im.keep_history() && all.size(1) > 1) all = all.narrow(1, all.size(1) - 1, 1);
+    result[im.model->probes[p].probe->id()] = all.to(torch::kCPU);
+  }
   return result;
 }
 

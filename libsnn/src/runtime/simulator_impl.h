@@ -71,15 +71,37 @@ struct Simulator::Impl {
     auto prepared = prepare(data, B, n);
     torch::NoGradGuard no_grad;
     detail::ProgressBar bar("simulating", n, options.progress_bar() && n >= 5000);
+    // settings.stateful false: every call starts from the current (initial) state and
+    // leaves it as it was, time included (NengoDL).
+    SimState scratch;
+    SimState& s = network->settings().stateful() ? state : (scratch = state.clone());
+    std::vector<std::vector<torch::Tensor>> outs(probe_chunks.size());
     const int64_t chunk = 1000;
     for (int64_t done = 0; done < n; done += chunk) {
       const int64_t len = std::min(chunk, n - done);
       Inputs part;
       for (const auto& [id, t] : prepared) part[id] = t.narrow(1, done, len);
-      auto out = module->forward(state, part, len);
-      for (size_t p = 0; p < out.size(); ++p) probe_chunks[p].push_back(out[p]);
+      auto out = module->forward(s, part, len);
+      for (size_t p = 0; p < out.size(); ++p) outs[p].push_back(out[p]);
       bar.update(done + len);
     }
+    for (size_t p = 0; p < outs.size(); ++p) {
+      if (keep_history()) {
+        for (auto& t : outs[p]) probe_chunks[p].push_back(t);
+      } else if (auto last = last_sample(outs[p]); last.defined()) {
+        probe_chunks[p].push_back(last);
+      }
+    }
+  }
+
+  /// settings.keep_history false: probes keep only the last sample of each call.
+  bool keep_history() const { return network->settings().keep_history(); }
+
+  /// The last sample (batch, 1, size) in a call's chunks of one probe; undefined if none.
+  static torch::Tensor last_sample(const std::vector<torch::Tensor>& chunks) {
+    for (auto it = chunks.rbegin(); it != chunks.rend(); ++it)
+      if (it->size(1) > 0) return it->narrow(1, it->size(1) - 1, 1);
+    return torch::Tensor();
   }
 
   size_t probe_position(const Probe* p) const {

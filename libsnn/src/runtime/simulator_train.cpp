@@ -248,7 +248,7 @@ History Simulator::fit(const Inputs& x, const Targets& y, FitOptions options) {
         auto idx = order.narrow(0, s, nb);
         auto xb = im.prepare(rows(x, idx), nb, T);
         auto yb = rows(y, idx);
-        SimState state = im.module->initial_state(nb);
+        SimState state = narrow_state(im.state, nb);  // NengoDL's stateful=False
         for (int64_t t0 = 0; t0 < T; t0 += trunc) {
           const int64_t len = std::min(trunc, T - t0);
           Inputs part;
