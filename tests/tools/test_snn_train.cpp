@@ -135,6 +135,24 @@ TEST_CASE("snn-train writes checkpoint.pt, network.json and metrics.jsonl", "[to
   const auto resolved = parameters_of(dir + "/network.json", "");
   REQUIRE(initial.size() == resolved.size());
   for (const auto& [name, t] : initial) CHECK(torch::equal(t, resolved.at(name)));
+  // Its train block is the one this run used: the flags, the defaults and the data mapping.
+  nlohmann::json spec;
+  std::ifstream(dir + "/network.json") >> spec;
+  const auto& t = spec.at("train");
+  INFO(t.dump());
+  CHECK(t.at("epochs") == 3);
+  CHECK(t.at("minibatch_size") == 64);
+  CHECK(t.at("n_steps") == 1);
+  CHECK(t.at("seed") == 0);
+  CHECK(t.at("optimizer").at("type") == "Adam");
+  CHECK(t.at("optimizer").at("lr") == 0.001);
+  CHECK(t.at("optimizer").at("beta2") == 0.999);
+  CHECK(t.at("data") == nlohmann::json({{"train", "fashion-mnist:train"},
+                                         {"validation", "fashion-mnist:test"}}));
+  CHECK(t.at("inputs") == nlohmann::json({{"img", "images"}}));
+  CHECK(t.at("targets") == nlohmann::json({{"p_out", "labels"}}));
+  CHECK(t.at("metrics") == nlohmann::json({"accuracy"}));
+  CHECK(t.at("loss").at("p_out").at("type") == "sparse_categorical_crossentropy");
 
   const auto lines = read_metrics(dir + "/metrics.jsonl");
   REQUIRE(lines.size() == 3);

@@ -84,6 +84,22 @@ inline std::optional<int> parse_command_line(CLI::App& app, int argc, char** arg
   return std::nullopt;
 }
 
+/// Runs `build` (a Simulator or service built from the spec at `spec`), so that its errors
+/// (a cycle without a synapse, sizes that do not fit, ...) name the file as the loader's do.
+template <class Build>
+auto naming_spec(const std::string& spec, Build&& build) -> decltype(build()) {
+  auto named = [&](const std::string& what) {
+    return what.rfind(spec, 0) == 0 ? what : spec + ": " + what;
+  };
+  try {
+    return build();
+  } catch (const snn::BuildError& e) {
+    throw snn::BuildError(named(e.what()));
+  } catch (const snn::SpecError& e) {
+    throw snn::SpecError(named(e.what()));
+  }
+}
+
 /// Runs a program's body and turns what it throws into one line on stderr and the exit
 /// status: kExitUsage for a bad command line, spec or network (UsageError, SpecError,
 /// BuildError), kExitFailed for the rest (DataError, SimulationError, RunError, LibTorch's

@@ -217,7 +217,8 @@ int run(const Args& args) {
   options.minibatch_size(batch).device(device).progress_bar(!args.quiet);
   if (args.seed) options.seed(*args.seed);
   if (!args.dtype.empty()) options.dtype(args.dtype == "float64" ? torch::kFloat64 : torch::kFloat32);
-  snn::Simulator sim(net, options);
+  snn::Simulator sim =
+      snn::cli::naming_spec(args.spec, [&] { return snn::Simulator(net, options); });
   if (!args.params.empty()) {
     sim.load_params(args.params);  // DataError naming the parameter
     const std::string mismatch = snn::checkpoint_spec_mismatch(args.params, *net);

@@ -257,7 +257,8 @@ int serve(const Args& args) {
   if (!args.quiet)
     std::cout << "snn-serve: building " << files.spec
               << (files.params.empty() ? "" : " with " + files.params) << std::endl;
-  snn::InferenceService service(net, files.params, options);
+  snn::InferenceService service = snn::cli::naming_spec(
+      files.spec, [&] { return snn::InferenceService(net, files.params, options); });
   if (!files.params.empty()) {
     const std::string mismatch = snn::checkpoint_spec_mismatch(files.params, *net);
     if (!mismatch.empty()) std::cerr << "snn-serve: warning: " << mismatch << std::endl;

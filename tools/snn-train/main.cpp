@@ -401,6 +401,37 @@ int64_t fit_steps(Split& s, std::optional<int64_t> wanted, const std::string& wh
 // ---- the run folder ----------------------------------------------------------------------
 
 /// Writes `text` to `path` through a temporary file in the same folder and a rename.
+/// An optimizer as train-block JSON with every option that applies to its type.
+json optimizer_json(const snn::OptimizerOptions& o) {
+  json j = {{"type", o.type()}, {"lr", o.lr()}, {"weight_decay", o.weight_decay()},
+            {"schedule", o.schedule()}};
+  const std::string& t = o.type();
+  if (t == "SGD" || t == "RMSprop") j["momentum"] = o.momentum();
+  if (t == "SGD") j["nesterov"] = o.nesterov();
+  if (t == "Adam" || t == "AdamW") {
+    j["beta1"] = o.beta1();
+    j["beta2"] = o.beta2();
+  }
+  if (t != "SGD") j["eps"] = o.eps();
+  if (t == "RMSprop") j["alpha"] = o.alpha();
+  if (o.schedule() == "step") {
+    j["step_size"] = o.step_size();
+    j["gamma"] = o.gamma();
+  }
+  return j;
+}
+
+/// A loss as train-block JSON with every option that applies to its type.
+json loss_json(const snn::LossOptions& l) {
+  json j = {{"type", l.type()}, {"steps", l.steps()}, {"weight", l.weight()}};
+  if (l.type().find("crossentropy") != std::string::npos) j["from_logits"] = l.from_logits();
+  if (l.type() == "regularize") {
+    j["order"] = l.order();
+    j["axis"] = l.axis() < 0 ? json(nullptr) : json(l.axis());
+  }
+  return j;
+}
+
 void write_atomically(const fs::path& path, const std::string& text) {
   const fs::path tmp = path.parent_path() / ("." + path.filename().string() + ".tmp");
   {
@@ -621,7 +652,8 @@ int run(const Args& args) {
 
   snn::SimulatorOptions options;
   options.minibatch_size(minibatch).device(device).progress_bar(!args.quiet);
-  snn::Simulator sim(net, options);
+  snn::Simulator sim =
+      snn::cli::naming_spec(args.spec, [&] { return snn::Simulator(net, options); });
   snn::CompileOptions compile;
   compile.optimizer(optimizer_options).losses(losses).metrics(metrics);
   sim.compile(compile);
@@ -657,10 +689,33 @@ int run(const Args& args) {
     fs::remove(checkpoint, ec);
     fs::remove(metrics_path, ec);
   }
-  try {
-    snn::save_network(*net, (run_dir / "network.json").string());
-  } catch (const snn::SpecError& e) {
-    throw RunError(e.what());
+  // network.json: the spec with every default filled in, and the train block as this run
+  // resolved it (flags over the spec's block over the defaults, data mapping included), so
+  // the folder says how it was trained.
+  {
+    json trained;
+    try {
+      trained = snn::network_to_json(*net);
+    } catch (const snn::SpecError& e) {
+      throw RunError(e.what());
+    }
+    json t = {{"n_steps", n_steps},     {"minibatch_size", minibatch},
+              {"epochs", epochs},       {"seed", seed},
+              {"optimizer", optimizer_json(optimizer_options)},
+              {"loss", json::object()}, {"metrics", metrics},
+              {"truncation", block.truncation}};
+    for (const auto& [id, l] : losses) t["loss"][id] = loss_json(l);
+    t["data"] = {{"train", train_source}};
+    if (val) {
+      t["data"]["validation"] = val_source;
+      t["validation_steps"] = val_steps;
+      t["validation_freq"] =
+          args.validation_freq ? *args.validation_freq : block.validation_freq.value_or(1);
+    }
+    t["inputs"] = mapping.inputs;
+    t["targets"] = mapping.targets;
+    trained["train"] = t;
+    write_atomically(run_dir / "network.json", trained.dump(2) + "\n");
   }
 
   snn::FitOptions fit;
