@@ -6,9 +6,13 @@
 #include <torch/torch.h>
 
 #include <filesystem>
+#include <cmath>
 #include <fstream>
 
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <caffe2/serialize/inline_container.h>
 
 #include "snn/checkpoint.h"
 #include "snn/errors.h"
@@ -20,6 +24,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using Catch::Matchers::Contains;
+using Catch::Matchers::StartsWith;
 
 /// A folder removed with its content at the end of the test.
 struct Scratch {
@@ -223,4 +228,68 @@ TEST_CASE("a checkpoint tells which spec it was saved from", "[train][io][checkp
   write(s.file("junk.pt"), "not a checkpoint");
   CHECK_THROWS_WITH(snn::read_checkpoint_info(s.file("junk.pt")), Contains(s.file("junk.pt")));
   CHECK_THROWS_AS(snn::read_checkpoint_info(s.file("missing.pt")), snn::DataError);
+}
+
+TEST_CASE("a crafted checkpoint cannot make load_params read past its data",
+          "[train][io][checkpoint]") {
+  Scratch s;
+  snn::Simulator target(net(10), f64());
+  const auto before = params(target);
+  snn::Simulator source(net(10), f64());
+  source.save_params(s.file("good.pt"));
+  // The same archive with every tensor's data cut to 4 bytes: a zip that is valid as a
+  // file, whose tensors declare more values than their data records hold.
+  const std::string cut = s.file("cut.pt");
+  {
+    caffe2::serialize::PyTorchStreamReader reader(s.file("good.pt"));
+    caffe2::serialize::PyTorchStreamWriter writer(cut);
+    for (const auto& name : reader.getAllRecords()) {
+      // The writer adds its own version and byte-order records.
+      if (name == "version" || name == ".data/version" || name == "byteorder" ||
+          name == ".data/serialization_id")
+        continue;
+      auto [data, size] = reader.getRecord(name);
+      const bool tensor_data = name.rfind("data/", 0) == 0;
+      writer.writeRecord(name, data.get(), tensor_data ? std::min<size_t>(size, 4) : size);
+    }
+    writer.writeEndOfFile();
+  }
+  CHECK_THROWS_WITH(target.load_params(cut),
+                    StartsWith(cut + ": parameter ") && Contains("values, its data holds"));
+  // Values that are not finite are refused too.
+  snn::Simulator nan_source(net(10), f64());
+  {
+    torch::NoGradGuard no_grad;
+    nan_source.module().named_parameters()["connections.a_out.weights"].fill_(std::nan(""));
+  }
+  nan_source.save_params(s.file("nan.pt"));
+  CHECK_THROWS_WITH(target.load_params(s.file("nan.pt")),
+                    StartsWith(s.file("nan.pt") +
+                               ": parameter connections.a_out.weights holds NaN"));
+  // Nothing changed in the simulator.
+  for (const auto& [k, v] : params(target)) CHECK(torch::equal(v, before.at(k)));
+}
+
+TEST_CASE("writers refuse to replace what is not a regular file and follow links",
+          "[train][io][checkpoint]") {
+  Scratch s;
+  snn::Simulator sim(net(10), f64());
+  const std::string fifo = s.file("pipe");
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  CHECK_THROWS_WITH(sim.save_params(fifo), StartsWith(fifo + ": cannot write the checkpoint: ") &&
+                                               Contains("not a regular file"));
+  CHECK_THROWS_WITH(snn::save_network(sim.network(), fifo),
+                    StartsWith(fifo + ": cannot write the network spec: "));
+  CHECK(fs::is_fifo(fs::symlink_status(fifo)));
+  CHECK_THROWS_WITH(sim.save_params(s.dir.string()), Contains("it is a folder"));
+  // Through a symbolic link, the file it names is updated and the link stays.
+  const std::string real = s.file("real.pt"), link = s.file("link.pt");
+  write(real, "old");
+  fs::create_symlink(real, link);
+  sim.save_params(link);
+  CHECK(fs::is_symlink(fs::symlink_status(link)));
+  snn::Simulator other(net(10), f64());
+  perturb(other);
+  other.load_params(real);
+  for (const auto& [k, v] : params(other)) CHECK(torch::equal(v, params(sim).at(k)));
 }

@@ -3,11 +3,22 @@
 // spec's content hash and, for training checkpoints, the optimizer state and the epoch.
 // Written to a temporary file in the same folder and renamed, so a crash at any moment
 // leaves either the old or the new checkpoint, never a torn one.
+#include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <limits>
 #include <set>
+#include <sstream>
+
+#if defined(__GLIBC__)  // defined by the C++ headers above
+#include <malloc.h>
+#endif
 
 #include "first_line.h"
+#include "io/output_path.h"
 #include "runtime/simulator_impl.h"
 #include "snn/checkpoint.h"
 #include "snn/io.h"
@@ -22,6 +33,53 @@ constexpr const char* kFormat = "snn-checkpoint/1";
 
 /// Destination tensors and the checkpoint's values for them.
 using Copies = std::vector<std::pair<torch::Tensor, torch::Tensor>>;
+
+/// The bytes really behind the storage of a tensor just read from a checkpoint. LibTorch
+/// gives the storage the size the archive's pickle declares, over a buffer the size of the
+/// data record: in a damaged file the record can be shorter. On glibc the buffer's own size
+/// is known (LibTorch's CPU allocator is posix_memalign), so a shorter record shows.
+size_t bytes_behind(const torch::Tensor& t) {
+  const size_t declared = t.storage().nbytes();
+  if (declared > 0 && t.storage().data() == nullptr) return 0;  // an empty data record
+#if defined(__GLIBC__)
+  if (t.device().is_cpu() && declared > 0)
+    return std::min(declared, ::malloc_usable_size(const_cast<void*>(t.storage().data())));
+#endif
+  return declared;
+}
+
+/// Why a tensor read from a checkpoint cannot be used, or "" when it can. The archive gives
+/// back whatever sizes, strides and storage the file declares: a damaged or crafted file can
+/// declare a view reaching past its storage (reading it would read past the allocation), a
+/// storage of another type, or (`finite`: parameters) values that are not finite.
+std::string unusable(const torch::Tensor& t, const torch::Tensor& dst, bool finite) {
+  if (!t.defined()) return "is empty";
+  if (t.scalar_type() != dst.scalar_type() && t.scalar_type() != torch::kFloat32 &&
+      t.scalar_type() != torch::kFloat64)
+    return std::string("holds ") + c10::toString(t.scalar_type()) + " values, expected " +
+           c10::toString(dst.scalar_type());
+  if (!t.device().is_cpu() && !t.device().is_cuda()) return "is on an unknown device";
+  if (t.numel() > 0) {
+    if (t.storage_offset() < 0) return "has a negative storage offset";
+    // The last element the view reaches, in elements from the storage's start.
+    int64_t last = t.storage_offset();
+    for (int64_t d = 0; d < t.dim(); ++d) {
+      if (t.stride(d) < 0) return "has a negative stride";
+      const int64_t reach = (t.size(d) - 1) * t.stride(d);
+      if (t.size(d) > 1 && reach / (t.size(d) - 1) != t.stride(d)) return "has an impossible stride";
+      if (last > std::numeric_limits<int64_t>::max() - reach) return "has an impossible stride";
+      last += reach;
+    }
+    const auto item = static_cast<int64_t>(t.element_size());
+    const auto have = static_cast<int64_t>(bytes_behind(t));
+    if (last >= have / item)
+      return "needs " + std::to_string(last + 1) + " values, its data holds " +
+             std::to_string(have / item) + " (a truncated or damaged file)";
+    if (finite && t.is_floating_point() && !torch::isfinite(t).all().item<bool>())
+      return "holds NaN or infinite values";
+  }
+  return "";
+}
 
 /// Reads every parameter and buffer of `m` (recursively) from `ar` and checks its shape,
 /// then checks that the checkpoint holds nothing else: a structural difference either way
@@ -38,6 +96,8 @@ void read_module(torch::nn::Module& m, torch::serialize::InputArchive& ar,
     if (t.sizes() != dst.sizes())
       throw DataError(path + ": parameter " + prefix + key + " has shape " +
                       c10::str(t.sizes()) + ", this network has " + c10::str(dst.sizes()));
+    if (const std::string why = unusable(t, dst, !buffer); !why.empty())
+      throw DataError(path + ": parameter " + prefix + key + " " + why);
     copies.emplace_back(dst, t);
     known.insert(key);
   };
@@ -78,14 +138,27 @@ void Simulator::save_params(const std::string& path, int64_t epoch) const {
     }
   }
   namespace fs = std::filesystem;
-  const fs::path target(path);
+  const fs::path target(detail::output_target<DataError>(path, "checkpoint"));
   const fs::path tmp = target.parent_path() / (".tmp-" + target.filename().string());
+  // Serialised in memory first: LibTorch's file writer finishes the archive in its
+  // destructor, where a write error (a full disk) ends the process.
+  std::ostringstream bytes;
   try {
-    top.save_to(tmp.string());
+    top.save_to(bytes);
   } catch (const c10::Error& e) {
-    std::error_code ec;
-    fs::remove(tmp, ec);
     throw DataError(path + ": cannot write the checkpoint: " + first_line(e.what()));
+  }
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    const std::string data = bytes.str();
+    if (out) out.write(data.data(), static_cast<std::streamsize>(data.size()));
+    if (out) out.close();
+    if (!out) {
+      const int err = errno;
+      std::error_code ec;
+      fs::remove(tmp, ec);
+      throw DataError(path + ": cannot write the checkpoint: " + std::strerror(err));
+    }
   }
   std::error_code ec;
   fs::rename(tmp, target, ec);
@@ -103,6 +176,16 @@ int64_t Simulator::load_params(const std::string& path, bool training_state) {
   // LibTorch reads records lazily, so a damaged file can fail at any read below: every
   // c10::Error becomes one DataError naming the file.
   try {
+    if (!im.options.device().is_cpu()) {
+      // Checked on the CPU first: reading onto a GPU copies each storage as declared, before
+      // any check could see a data record shorter than that.
+      torch::serialize::InputArchive on_cpu, cpu_params;
+      on_cpu.load_from(path, torch::kCPU);
+      if (on_cpu.try_read("params", cpu_params)) {
+        Copies unused;
+        read_module(*im.module, cpu_params, "", path, unused);
+      }
+    }
     torch::serialize::InputArchive top;
     // Straight onto the simulator's device: the optimizer state is loaded as it is read, and
     // a CUDA optimizer cannot step with CPU moments.

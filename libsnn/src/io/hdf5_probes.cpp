@@ -7,11 +7,13 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 
 #include <H5Cpp.h>
 #include <torch/torch.h>
 
 #include "snn/errors.h"
+#include "io/output_path.h"
 #include "snn/io.h"
 
 namespace snn {
@@ -96,10 +98,23 @@ void write_file(const Simulator& sim, const std::string& path, torch::Dtype dtyp
   // HDF5 prints its own error stack to stderr by default; our messages say it in one line.
   H5::Exception::dontPrint();
 
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  const std::string target = detail::output_target<DataError>(path, "probe file");
+  const std::string tmp = target + ".tmp." + std::to_string(::getpid());
+  auto folder_problem = [&](std::string detail) {
+    // Say what the common failure means rather than the failing call.
+    const auto parent = std::filesystem::path(path).parent_path();
+    if (!parent.empty() && !std::filesystem::is_directory(parent))
+      detail = "folder " + parent.string() + " does not exist";
+    return DataError(path + ": cannot write the probe file: " + detail);
+  };
+  // The file is made in memory (HDF5's core driver) and written out by us: HDF5 writing to
+  // disk itself reports a full disk from destructors and at process exit, past any catch.
+  std::string image;
   try {
+    H5::FileAccPropList in_memory;
+    in_memory.setCore(1 << 20, false);
+    H5::H5File file(tmp, H5F_ACC_TRUNC, H5::FileCreatPropList::DEFAULT, in_memory);
     {
-      H5::H5File file(tmp, H5F_ACC_TRUNC);
       const Network& net = sim.network();
       H5::Group probes = file.createGroup("/probes");
       std::optional<H5::Group> probe_trange;
@@ -123,25 +138,31 @@ void write_file(const Simulator& sim, const std::string& path, torch::Dtype dtyp
       write_int_attr(file, "minibatch_size", sim.minibatch_size());
       write_string_attr(file, "library", "libsnn");
       write_string_attr(file, "version", version());
-      file.close();
     }
-    if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    file.flush(H5F_SCOPE_GLOBAL);
+    const ssize_t size = H5Fget_file_image(file.getId(), nullptr, 0);
+    if (size <= 0) throw DataError(path + ": cannot write the probe file: no file image");
+    image.resize(static_cast<size_t>(size));
+    if (H5Fget_file_image(file.getId(), image.data(), image.size()) != size)
+      throw DataError(path + ": cannot write the probe file: no file image");
+    file.close();
+  } catch (const H5::Exception& e) {
+    throw folder_problem(e.getDetailMsg());
+  }
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (out) out.write(image.data(), static_cast<std::streamsize>(image.size()));
+    if (out) out.close();  // a full disk shows at the close at the latest
+    if (!out) {
       const std::string reason = std::strerror(errno);
       std::remove(tmp.c_str());
-      throw DataError(path + ": cannot write the probe file: " + reason);
+      throw folder_problem(reason);
     }
-  } catch (const H5::Exception& e) {
+  }
+  if (std::rename(tmp.c_str(), target.c_str()) != 0) {
+    const std::string reason = std::strerror(errno);
     std::remove(tmp.c_str());
-    std::string detail = e.getDetailMsg();
-    // The C++ API's detail names the failing call; say what that means for the common case.
-    const auto parent = std::filesystem::path(path).parent_path();
-    if (!parent.empty() && !std::filesystem::is_directory(parent)) {
-      detail = "folder " + parent.string() + " does not exist";
-    }
-    throw DataError(path + ": cannot write the probe file: " + detail);
-  } catch (...) {
-    std::remove(tmp.c_str());
-    throw;
+    throw DataError(path + ": cannot write the probe file: " + reason);
   }
 }
 

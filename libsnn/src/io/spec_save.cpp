@@ -18,6 +18,7 @@
 #include <torch/torch.h>
 
 #include "io/json_util.h"
+#include "io/output_path.h"
 #include "snn/errors.h"
 #include "snn/learning_rules.h"
 #include "snn/processes.h"
@@ -379,19 +380,20 @@ void save_network(const Network& network, const std::string& path) {
   std::string text;
   write_pretty(text, network_spec(network), 0);
   text += "\n";
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  const std::string target = detail::output_target<SpecError>(path, "network spec");
+  const std::string tmp = target + ".tmp." + std::to_string(::getpid());
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) throw SpecError(path + ": cannot write the network spec: " + std::strerror(errno));
     out << text;
-    out.flush();
+    out.close();  // a full disk shows at the close
     if (!out) {
       const int err = errno;
       std::remove(tmp.c_str());
       throw SpecError(path + ": cannot write the network spec: " + std::strerror(err));
     }
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+  if (std::rename(tmp.c_str(), target.c_str()) != 0) {
     const int err = errno;
     std::remove(tmp.c_str());
     throw SpecError(path + ": cannot replace the network spec: " + std::strerror(err));
