@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <fstream>
 
 #include "conformance/conformance_support.h"
@@ -448,6 +449,44 @@ TEST_CASE("Converter: Add, Concatenate and ZeroPadding2D in a functional model",
   auto expect = torch::cat({a + b, a, b}, 1).matmul(ko) + bo;
   CHECK(max_abs(conv.run(x).at("out"), expect) < 1e-9);
   CHECK(conv.verify(x, 1e-9).passed);
+}
+
+TEST_CASE("Converter: impossible layer options and weights fail cleanly", "[converter]") {
+  using snn::testing::fn_layer;
+  snn::testing::TempDir dir("snn_converter_bad");
+  auto conv_model = [&](const nlohmann::json& strides, torch::Tensor kernel) {
+    const auto path = dir.file("conv.h5");
+    auto cfg = snn::testing::functional_config(
+        {fn_layer("InputLayer", "in", {{"batch_input_shape", {nullptr, 4, 4, 1}}}, {}),
+         fn_layer("Conv2D", "conv",
+                  {{"filters", 2}, {"kernel_size", {3, 3}}, {"strides", strides},
+                   {"padding", "valid"}, {"activation", "linear"}, {"use_bias", false}},
+                  {"in"})},
+        "in", "conv");
+    snn::testing::write_keras_file(path, cfg, {{"in", {}}, {"conv", {{"kernel", kernel}}}});
+    return path;
+  };
+  const auto kernel = torch::ones({3, 3, 1, 2}, torch::kFloat64);
+  // A stride of 0 would divide by zero when the output shape is worked out.
+  for (const auto& strides : {nlohmann::json({0, 0}), nlohmann::json(0), nlohmann::json::array({1}),
+                              nlohmann::json({1, "2"})}) {
+    INFO(strides.dump());
+    CHECK_THROWS_AS(snn::Converter(conv_model(strides, kernel)), snn::SpecError);
+  }
+  CHECK_THROWS_WITH(snn::Converter(conv_model({0, 0}, kernel)),
+                    Contains("\"conv\"") && Contains("strides must be >= 1"));
+  CHECK_NOTHROW(snn::Converter(conv_model({1, 1}, kernel)));
+  // Weights that are not finite.
+  auto nan_kernel = kernel.clone();
+  nan_kernel[0][0][0][0] = std::nan("");
+  CHECK_THROWS_WITH(snn::Converter(conv_model({1, 1}, nan_kernel)),
+                    Contains("kernel") && Contains("NaN or infinite"));
+  // A Sequential model without layers.
+  const auto empty = dir.file("empty.h5");
+  snn::testing::write_keras_file(
+      empty, {{"class_name", "Sequential"}, {"config", {{"name", "s"}, {"layers", nlohmann::json::array()}}}},
+      {});
+  CHECK_THROWS_WITH(snn::Converter(empty), Contains(empty) && Contains("no layers"));
 }
 
 #endif  // SNN_HAVE_HDF5

@@ -7,6 +7,7 @@
 // Exit codes: 0 success; 1 the conversion failed (unreadable or corrupt file, I/O); 2 bad usage
 // or a model that does not convert with these options. Errors are one line on stderr:
 // "snn-convert: <message>".
+#include <cmath>
 #include <filesystem>
 #include <iostream>
 #include <optional>
@@ -90,6 +91,11 @@ int convert(const Args& args) {
     auto [from, to] = parse_swap(s);
     o.swap(from, to);
   }
+  // CLI11's number checks let NaN and infinity through.
+  if (args.scale && !(std::isfinite(*args.scale) && *args.scale > 0))
+    throw UsageError("--scale-firing-rates: expected a finite number > 0");
+  if (args.synapse && !(std::isfinite(*args.synapse) && *args.synapse >= 0))
+    throw UsageError("--synapse: expected a finite time constant >= 0 (seconds)");
   if (args.scale) o.scale_firing_rates(*args.scale);
   if (args.synapse) o.synapse(*args.synapse);
 
@@ -97,8 +103,16 @@ int convert(const Args& args) {
   for (const auto& w : conv.warnings()) std::cerr << "snn-convert: warning: " << w << "\n";
   // Build once before writing anything, so a network that does not build leaves no files.
   snn::Simulator sim(conv.net(), snn::SimulatorOptions().progress_bar(false));
-  snn::save_network(*conv.net(), args.out);
+  // The checkpoint first: if the spec then cannot be written, a checkpoint this run created
+  // goes again, so a failure leaves no half of the pair.
+  const bool params_existed = !args.params.empty() && fs::exists(args.params, ec);
   if (!args.params.empty()) sim.save_params(args.params);
+  try {
+    snn::save_network(*conv.net(), args.out);
+  } catch (...) {
+    if (!args.params.empty() && !params_existed) fs::remove(args.params, ec);
+    throw;
+  }
   if (!args.quiet) {
     std::cout << args.model << ": " << conv.layers().size() << " layers -> "
               << conv.net()->all_nodes().size() << " nodes, " << conv.net()->all_ensembles().size()

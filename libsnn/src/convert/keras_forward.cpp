@@ -2,6 +2,7 @@
 // the loaded weights, written from Keras' definitions (channels_last tensors, TensorFlow's
 // SAME padding with the odd extra cell at the end, SAME average pooling that leaves padded
 // cells out of the count). It shares nothing with the converted network but the weights.
+#include <algorithm>
 #include <limits>
 
 #include "build/layers_internal.h"
@@ -15,9 +16,15 @@ using nlohmann::json;
 
 std::vector<int64_t> ints(const json& c, const std::string& key, size_t rank,
                           std::vector<int64_t> fallback) {
-  if (!c.contains(key) || c[key].is_null()) return fallback;
-  if (c[key].is_number_integer()) return std::vector<int64_t>(rank, c[key].get<int64_t>());
-  return c[key].get<std::vector<int64_t>>();
+  std::vector<int64_t> v;
+  if (!c.contains(key) || c[key].is_null()) v = std::move(fallback);
+  else if (c[key].is_number_integer()) v.assign(rank, c[key].get<int64_t>());
+  else if (c[key].is_array()) v = c[key].get<std::vector<int64_t>>();
+  // The conversion checked these already; the reference forward pass stays safe on its own.
+  if (v.size() != rank || std::any_of(v.begin(), v.end(), [](int64_t x) { return x < 1; }))
+    throw SpecError(key + ": expected " + std::to_string(rank) + " sizes >= 1, got " +
+                    (c.contains(key) ? c[key].dump() : std::string("none")));
+  return v;
 }
 
 std::string act_of(const json& c) {

@@ -15,11 +15,32 @@ using nlohmann::json;
 using detail::product;
 using detail::shape_str;
 
-std::vector<int64_t> int_list(const json& c, const std::string& key, size_t rank,
-                              std::vector<int64_t> fallback) {
-  if (!c.contains(key) || c[key].is_null()) return fallback;
-  if (c[key].is_number_integer()) return std::vector<int64_t>(rank, c[key].get<int64_t>());
-  return c[key].get<std::vector<int64_t>>();
+/// A size option of a layer (kernel_size, strides, pool_size, dilation_rate): one integer
+/// or one per spatial axis, each >= 1 (a stride of 0 would divide by zero further on).
+std::vector<int64_t> int_list(const std::string& w, const json& c, const std::string& key,
+                              size_t rank, std::vector<int64_t> fallback) {
+  std::vector<int64_t> v;
+  if (!c.contains(key) || c[key].is_null()) {
+    v = std::move(fallback);
+  } else if (c[key].is_number_integer()) {
+    v.assign(rank, c[key].get<int64_t>());
+  } else if (c[key].is_array()) {
+    for (const auto& x : c[key]) {
+      if (!x.is_number_integer())
+        throw SpecError(w + ": " + key + " must be integers, got " + c[key].dump());
+      v.push_back(x.get<int64_t>());
+    }
+  } else {
+    throw SpecError(w + ": " + key + " must be an integer or a list of integers, got " +
+                    c[key].dump());
+  }
+  if (v.size() != rank)
+    throw SpecError(w + ": " + key + " must give " + std::to_string(rank) + " sizes, got " +
+                    (c.contains(key) ? c[key].dump() : std::string("none")));
+  for (int64_t x : v)
+    if (x < 1)
+      throw SpecError(w + ": " + key + " must be >= 1, got " + c[key].dump());
+  return v;
 }
 
 std::string str(const json& c, const std::string& key, const std::string& fallback) {
@@ -175,13 +196,13 @@ Converted Converter::Impl::convert_keras_layer(const KerasLayer& l, const std::v
     if (shape.size() != dims + 1)
       throw SpecError(w + ": expected an input of rank " + std::to_string(dims + 1) + ", got " +
                       shape_str(shape));
-    for (int64_t d : int_list(c, "dilation_rate", dims, std::vector<int64_t>(dims, 1)))
+    for (int64_t d : int_list(w, c, "dilation_rate", dims, std::vector<int64_t>(dims, 1)))
       if (d != 1) throw SpecError(w + ": dilation_rate other than 1 does not convert");
     if (c.value("groups", 1) != 1) throw SpecError(w + ": groups other than 1 do not convert");
     const auto& kernel = l.weight("kernel");  // kernel_size + (in, filters), as Nengo's
     const int64_t filters = kernel.size(kernel.dim() - 1);
-    const auto ks = int_list(c, "kernel_size", dims, {});
-    const auto st = int_list(c, "strides", dims, std::vector<int64_t>(dims, 1));
+    const auto ks = int_list(w, c, "kernel_size", dims, {});
+    const auto st = int_list(w, c, "strides", dims, std::vector<int64_t>(dims, 1));
     const std::string padding = str(c, "padding", "valid");
     if (padding != "valid" && padding != "same")
       throw SpecError(w + ": padding \"" + padding + "\" does not convert");
@@ -210,8 +231,8 @@ Converted Converter::Impl::convert_keras_layer(const KerasLayer& l, const std::v
     const size_t dims = cls.back() == '1' || cls.find("1D") != std::string::npos ? 1 : 2;
     if (str(c, "data_format", "channels_last") != "channels_last")
       throw SpecError(w + ": only data_format channels_last converts");
-    const auto ps = int_list(c, "pool_size", dims, std::vector<int64_t>(dims, 2));
-    const auto st = int_list(c, "strides", dims, ps);
+    const auto ps = int_list(w, c, "pool_size", dims, std::vector<int64_t>(dims, 2));
+    const auto st = int_list(w, c, "strides", dims, ps);
     const std::string padding = str(c, "padding", "valid");
     std::vector<int64_t> sp(shape.begin(), shape.end() - 1);
     const int64_t C = shape.back();

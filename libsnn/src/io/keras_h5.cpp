@@ -179,6 +179,8 @@ torch::Tensor read_weight(const H5::Group& g, const std::string& name, const std
   std::vector<int64_t> sizes(dims.begin(), dims.end());
   auto t = torch::empty(sizes, torch::kFloat64);
   if (t.numel() > 0) ds.read(t.data_ptr(), H5::PredType::NATIVE_DOUBLE);
+  if (!torch::isfinite(t).all().item<bool>())
+    throw DataError(where + ": contains NaN or infinite values");
   return t;
 }
 
@@ -295,6 +297,7 @@ KerasModel read_keras_model(const std::string& path) {
       }
       m.layers.push_back(std::move(l));
     }
+    if (m.layers.empty()) throw SpecError(path + ": model_config has no layers");
     if (sequential) {
       m.input_layers = {m.layers.front().name};
       m.output_layers = {m.layers.back().name};
