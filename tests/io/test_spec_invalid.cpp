@@ -73,6 +73,16 @@ const BrokenSpec kBroken[] = {
     {"duplicate id",
      R"({)" HEAD NODES R"(, "ensembles": [{"id": "a", "n_neurons": 5, "dimensions": 1}]})",
      R"(/ensembles/0/id: duplicate id "a" (already used by /nodes/0))"},
+    {"n_neurons beyond the size limit",
+     R"({)" HEAD R"("ensembles": [{"id": "e", "n_neurons": 1000000000000, "dimensions": 1}]})",
+     "/ensembles/0/n_neurons: expected at most 16777216 (the size limit), got 1000000000000"},
+    {"size_in beyond the size limit",
+     R"({)" HEAD R"("nodes": [{"id": "n", "size_in": 2147483648}]})",
+     "/nodes/0/size_in: expected at most 16777216 (the size limit), got 2147483648"},
+    {"an ensemble array of too many neurons",
+     R"({)" HEAD R"("networks": [{"id": "ea", "type": "EnsembleArray", "n_neurons": 1000,
+                                  "n_ensembles": 1000000}]})",
+     "/networks/0/n_ensembles: 1000000 ensembles of 1000 neurons: more than 16777216"},
     {"negative n_neurons",
      R"({)" HEAD R"("ensembles": [{"id": "e", "n_neurons": -5, "dimensions": 1}]})",
      "/ensembles/0/n_neurons: expected an integer >= 1, got -5"},
@@ -229,6 +239,12 @@ TEST_CASE("spec: non-JSON text is reported with its position", "[spec][invalid]"
   CHECK_THROWS_WITH(snn::load_network(path),
                     Catch::StartsWith(path + ": not valid JSON (byte 30)") &&
                         Catch::Contains("line 1, column 30"));
+  {
+    std::ofstream out(path);
+    out << "{\"format\": \"snn-network/1\", \"dt\": 1e400}";
+  }
+  CHECK_THROWS_WITH(snn::load_network(path),
+                    Catch::StartsWith(path + ": not valid JSON: ") && Catch::Contains("1e400"));
   std::filesystem::remove(path);
 }
 

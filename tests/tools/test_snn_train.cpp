@@ -420,6 +420,12 @@ TEST_CASE("snn-train rejects bad input with one line and the right exit code", "
        1,
        {"wide.h5", "/inputs/img", "784"}},
       {"no data", "", "tiny.json --out run", 2, {"--data"}},
+      {"negative momentum (checked before LibTorch, naming the spec)",
+       classifier_spec(32, R"({"optimizer": {"type": "SGD", "momentum": -1}})"),
+       "spec.json --data data.h5 --out run",
+       2,
+       {"spec.json", "/train/optimizer/momentum", "momentum >= 0"}},
+      {"--lr nan blames the flag", "", "tiny.json --data data.h5 --lr nan --out run", 2, {"--lr"}},
   };
   snn::testing::write_dataset(dir.file("bad.h5"), "/inputs/img", images);
   snn::testing::write_dataset(dir.file("bad.h5"), "/targets/p_nope", labels);

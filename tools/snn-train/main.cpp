@@ -14,7 +14,10 @@
 // invalid spec. Errors are one line on stderr: "snn-train: <message>".
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -437,11 +440,12 @@ void write_atomically(const fs::path& path, const std::string& text) {
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     out << text;
-    out.flush();
+    out.close();  // a full disk shows at the close
     if (!out) {
+      const int err = errno;
       std::error_code ec;
       fs::remove(tmp, ec);
-      throw RunError(path.string() + ": cannot write the file");
+      throw RunError(path.string() + ": cannot write the file: " + std::strerror(err));
     }
   }
   std::error_code ec;
@@ -594,7 +598,11 @@ int run(const Args& args) {
     }
     optimizer["type"] = args.optimizer;
   }
-  if (args.lr) optimizer["lr"] = *args.lr;
+  if (args.lr) {
+    if (!(std::isfinite(*args.lr) && *args.lr > 0))
+      throw UsageError("--lr: expected a finite learning rate > 0");
+    optimizer["lr"] = *args.lr;
+  }
   const snn::OptimizerOptions optimizer_options =
       snn::optimizer_from_json(optimizer, args.spec + ": /train/optimizer");
 

@@ -105,6 +105,11 @@ json WhiteSignal::params() const {
 }
 
 void WhiteSignal::check(double dt) const {
+  // One whole period is generated and held: bound it (2^24 steps) before it is allocated.
+  if (options.period() / dt > double(int64_t(1) << 24))
+    throw SpecError("WhiteSignal: a period of " + num(options.period()) + " s is " +
+                    num(options.period() / dt) + " steps of dt = " + num(dt) +
+                    " (at most 16777216)");
   if (options.high() > 0.5 / dt)
     throw SpecError("WhiteSignal: high must not exceed the Nyquist frequency 0.5/dt = " +
                     num(0.5 / dt) + " Hz, got " + num(options.high()));

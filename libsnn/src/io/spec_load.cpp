@@ -31,6 +31,10 @@ namespace snn {
 
 namespace {
 
+/// The largest size a spec may give (neurons, dimensions, node and layer sizes, eval points):
+/// 2^24. Larger ones are typos that would otherwise allocate until memory runs out.
+constexpr int64_t kMaxSize = int64_t(1) << 24;
+
 using json_util::child;
 using json_util::is_integer;
 using json_util::show;
@@ -256,21 +260,26 @@ struct Reader::Fields {
   }
   std::optional<int64_t> integer_value(const json& v, const std::string& where, int64_t lo,
                                        int64_t hi) {
+    // Sizes are bounded by kMaxSize only to catch typos: say so apart from the range.
+    const bool size_limit = hi == kMaxSize;
     const std::string range =
-        hi == std::numeric_limits<int64_t>::max()
+        hi == std::numeric_limits<int64_t>::max() || size_limit
             ? "an integer >= " + std::to_string(lo)
             : "an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
+    const std::string too_big = size_limit ? "expected at most " + std::to_string(hi) +
+                                                 " (the size limit), got " + show(v)
+                                           : "expected " + range + ", got " + show(v);
     if (!is_integer(v)) {
       r.fail(where, "expected " + range + ", got " + show(v));
       return std::nullopt;
     }
     if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(hi)) {
-      r.fail(where, "expected " + range + ", got " + show(v));
+      r.fail(where, too_big);
       return std::nullopt;
     }
     const auto x = v.get<int64_t>();
     if (x < lo || x > hi) {
-      r.fail(where, "expected " + range + ", got " + show(v));
+      r.fail(where, x > hi ? too_big : "expected " + range + ", got " + show(v));
       return std::nullopt;
     }
     return x;
@@ -586,8 +595,8 @@ void Reader::read_node(const json& j, const std::string& path) {
   auto id = read_id(f, "node_");
   NodeOptions o;
   if (auto v = f.string("label")) o.label(*v);
-  if (auto v = f.integer("size_in", 0, std::numeric_limits<int64_t>::max())) o.size_in(*v);
-  if (auto v = f.integer("size_out", 1, std::numeric_limits<int64_t>::max(), Null::Allowed))
+  if (auto v = f.integer("size_in", 0, kMaxSize)) o.size_in(*v);
+  if (auto v = f.integer("size_out", 1, kMaxSize, Null::Allowed))
     o.size_out(*v);
   if (const json* out = f.get("output", Null::Allowed)) {
     const std::string opath = f.at("output");
@@ -641,7 +650,7 @@ void Reader::read_ensemble(const json& j, const std::string& path) {
             "intercepts", "encoders", "gain", "bias", "eval_points", "n_eval_points",
             "normalize_encoders", "noise", "seed", "trainable"});
   auto id = read_id(f, "ensemble_");
-  const auto big = std::numeric_limits<int64_t>::max();
+  const auto big = kMaxSize;
   auto n = f.integer("n_neurons", 1, big, Null::Rejected, true);
   auto d = f.integer("dimensions", 1, big, Null::Rejected, true);
   EnsembleOptions o(n.value_or(1), d.value_or(1));
@@ -663,7 +672,7 @@ void Reader::read_ensemble(const json& j, const std::string& path) {
 }
 
 void Reader::read_ensemble_fields(Fields& f, EnsembleOptions& o) {
-  const auto big = std::numeric_limits<int64_t>::max();
+  const auto big = kMaxSize;
   if (const json* nt = f.get("neuron_type", Null::Allowed)) {
     const std::string npath = f.at("neuron_type");
     guarded(npath, [&] { o.neuron_type(neuron_type_from_json(*nt, npath)); });
@@ -903,7 +912,7 @@ void Reader::read_layer(const json& j, const std::string& path, const json& spec
       const std::string npath = f.at("neuron_type");
       guarded(npath, [&] { nt = neuron_type_from_json(*v, npath); });
     }
-    auto size = f.integer("size", 1, std::numeric_limits<int64_t>::max());
+    auto size = f.integer("size", 1, kMaxSize);
     int64_t from_shape = 0;
     if (shape) {
       from_shape = 1;
@@ -981,7 +990,7 @@ void Reader::read_library_network(const json& j, const std::string& path) {
   allowed.insert(allowed.end(), keys->second.begin(), keys->second.end());
   Fields f(*this, j, path, "a " + type + " network", allowed);
   auto id = read_id(f, "network_");
-  const auto big = std::numeric_limits<int64_t>::max();
+  const auto big = kMaxSize;
   auto integer = [&](const char* key, bool required) {
     return f.integer(key, 1, big, Null::Rejected, required);
   };
@@ -1015,6 +1024,10 @@ void Reader::read_library_network(const json& j, const std::string& path) {
   if (type == "EnsembleArray") {
     auto n = integer("n_neurons", true), k = integer("n_ensembles", true);
     auto d = integer("ens_dimensions", false);
+    if (n && k && *n * *k > kMaxSize)
+      fail(f.at("n_ensembles"), std::to_string(*k) + " ensembles of " + std::to_string(*n) +
+                                    " neurons: more than " + std::to_string(kMaxSize) +
+                                    " neurons in all");
     if (auto r = f.number("radius", true, false)) ens.radius(*r);
     make = [=] {
       EnsembleArrayOptions o(n.value_or(1), k.value_or(1));
@@ -1238,6 +1251,8 @@ NetworkPtr load_network(const std::string& path) {
     // e.what() is "[json.exception.parse_error.101] parse error at line 3, column 5: ...".
     throw SpecError(path + ": not valid JSON (byte " + std::to_string(e.byte) +
                     "): " + without_json_prefix(e.what()));
+  } catch (const nlohmann::json::exception& e) {  // a number beyond a double (1e400)
+    throw SpecError(path + ": not valid JSON: " + without_json_prefix(e.what()));
   }
   return network_from_json(spec, path);
 }

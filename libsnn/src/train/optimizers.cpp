@@ -73,6 +73,17 @@ OptimizerOptions optimizer_from_json(const json& j, const std::string& where) {
       throw SpecError(at + ": unknown optimizer option");
     }
   }
+  // LibTorch checks these only when the optimizer is made, in words that name no file.
+  auto require = [&](bool ok, const char* key, const char* what) {
+    if (!ok) throw SpecError(where + "/" + key + ": expected " + what);
+  };
+  require(o.momentum() >= 0, "momentum", "momentum >= 0");
+  require(o.weight_decay() >= 0, "weight_decay", "weight_decay >= 0");
+  require(o.beta1() >= 0 && o.beta1() < 1, "beta1", "0 <= beta1 < 1");
+  require(o.beta2() >= 0 && o.beta2() < 1, "beta2", "0 <= beta2 < 1");
+  require(o.eps() >= 0, "eps", "eps >= 0");
+  require(o.alpha() >= 0, "alpha", "alpha >= 0");
+  require(o.gamma() > 0, "gamma", "gamma > 0");
   return o;
 }
 
