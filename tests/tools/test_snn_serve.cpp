@@ -3,7 +3,10 @@
 // is stopped with SIGTERM. Bad command lines are checked as for the other programs.
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -25,6 +28,7 @@
 extern char** environ;
 
 using Catch::Matchers::Contains;
+using Catch::Matchers::StartsWith;
 using nlohmann::json;
 using snn::testing::quote;
 using snn::testing::slurp;
@@ -179,6 +183,28 @@ TEST_CASE("snn-serve: a run folder served over HTTP answers with the network's n
   REQUIRE(binary);
   CHECK(binary->status == 400);
   CHECK_THAT(json::parse(binary->body)["error"].get<std::string>(), Contains("binary_data=False"));
+
+  // A Content-Length that is no length is answered at once (not after a read timeout).
+  {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    timeval limit{10, 0};  // the server's read timeout is 30 s
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+    const std::string request =
+        "POST /v2/models/lin/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        "Content-Length: -5\r\n\r\n";
+    REQUIRE(::send(fd, request.data(), request.size(), 0) == static_cast<ssize_t>(request.size()));
+    char buf[512] = {};
+    const ssize_t n = ::recv(fd, buf, sizeof buf - 1, 0);
+    ::close(fd);
+    REQUIRE(n > 0);
+    CHECK_THAT(std::string(buf), StartsWith("HTTP/1.1 400") && Contains("invalid Content-Length"));
+  }
 
   auto metrics = client.Get("/metrics");
   REQUIRE(metrics);

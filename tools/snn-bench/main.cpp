@@ -427,7 +427,7 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   app.add_option("--clients", a.clients, "serve: concurrent clients")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(1, 1024));
   app.add_option("--device", a.device, "cpu or cuda[:i]");
   app.add_flag("--json", a.json, "print one JSON object");
   app.set_version_flag("--version", snn::version());

@@ -194,9 +194,18 @@ void configure_http(httplib::Server& server, snn::InferenceService& service, con
     if (req.has_header("Inference-Header-Content-Length"))
       return refuse(400, "the binary tensor data extension is not supported: send the data "
                          "as JSON (tritonclient: set_data_from_numpy(..., binary_data=False))");
+    const size_t limit = static_cast<size_t>(service.options().max_body_bytes());
+    // A Content-Length that is not a number, or one over the limit, is answered at once,
+    // not after waiting for a body that will not come (httplib reads "-5" as 2^64 - 5).
+    if (req.has_header("Content-Length")) {
+      const std::string declared = req.get_header_value("Content-Length");
+      if (declared.empty() || declared.size() > 19 ||
+          declared.find_first_not_of("0123456789") != std::string::npos)
+        return refuse(400, "invalid Content-Length \"" + declared.substr(0, 40) + "\"");
+      if (std::stoull(declared) > limit) return refuse(413, "");
+    }
     // The limit holds for chunked and compressed bodies too, whose size httplib does not
     // check: what arrives here is decompressed.
-    const size_t limit = static_cast<size_t>(service.options().max_body_bytes());
     std::string body;
     bool too_big = false;
     const bool complete = read([&](const char* data, size_t n) {
@@ -353,10 +362,10 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.001, 4096.0))
       ->capture_default_str();
   app.add_option("--threads", args.threads, "LibTorch threads (default: LibTorch's choice)")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(1, 1024));
   app.add_option("--http-threads", args.http_threads,
                  "connections handled at once (default: 2 x max-batch, at least 8)")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(1, 4096));
   app.add_flag("--access-log", args.access_log, "one line per request on stderr");
   app.add_flag("--quiet,-q", args.quiet, "print only errors and the serving line");
 
