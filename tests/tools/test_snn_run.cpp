@@ -15,6 +15,8 @@
 
 #include "conformance/conformance_support.h"
 #include "tools/tool_support.h"
+#include "snn/data.h"
+#include "snn/errors.h"
 #include "snn/io.h"
 #include "snn/simulator.h"
 #include "snn/spec.h"
@@ -167,6 +169,52 @@ TEST_CASE("snn-run feeds --data inputs, in one batch or in minibatches", "[tools
     CHECK_THAT(r.err, Contains("wide.h5") && Contains("/inputs/u"));
     CHECK(dir.entries() == std::vector<std::string>{"data.h5", "pass.json", "wide.h5"});
   }
+}
+
+TEST_CASE("snn-run --data takes a built-in dataset for the one input node", "[tools][snn-run]") {
+  TempDir dir("snn_run");
+  // img (784) -> sum of its pixels (a transform of ones), probed without a synapse.
+  write_text(dir.file("sum.json"),
+             R"({"format": "snn-network/1", "seed": 1,
+    "nodes": [{"id": "img", "size_out": 784}, {"id": "sum", "size_in": 1}],
+    "connections": [{"pre": "img", "post": "sum", "synapse": null, "transform": [)" +
+                 nlohmann::json(std::vector<double>(784, 1.0)).dump() + R"(]}],
+    "probes": [{"id": "p", "target": "sum"}]})");
+  snn::Dataset test;
+  try {
+    test = snn::load_dataset("fashion-mnist:test");
+  } catch (const snn::DataError&) {
+    WARN("no Fashion-MNIST: skipped");
+    return;
+  }
+  ToolResult r = run_tool("sum.json --data fashion-mnist:test --steps 1 --minibatch 1000 "
+                          "--dtype float64 --out o.h5 -q",
+                          dir.path());
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  auto got = snn::testing::read_dataset(dir.file("o.h5"), "/probes/p");
+  REQUIRE(got.sizes() == torch::IntArrayRef({10000, 1, 1}));
+  auto expected = test.at("images").to(torch::kFloat64).sum(1);
+  CHECK(torch::allclose(got.view({-1}), expected, 1e-9, 1e-9));
+  // With two input nodes it is bad usage, naming both the dataset and the spec.
+  write_text(dir.file("two.json"), R"({"format": "snn-network/1",
+    "nodes": [{"id": "a", "size_out": 784}, {"id": "b", "size_out": 1}]})");
+  ToolResult two = run_tool("two.json --data fashion-mnist:test --steps 1 --out t.h5", dir.path());
+  CHECK(two.code == 2);
+  CHECK_THAT(two.err, Contains("fashion-mnist:test") && Contains("two.json"));
+}
+
+TEST_CASE("snn-run names the spec in errors found while building it", "[tools][snn-run]") {
+  TempDir dir("snn_run");
+  write_text(dir.file("cyc.json"), R"({"format": "snn-network/1",
+    "nodes": [{"id": "a", "size_in": 1}, {"id": "b", "size_in": 1}],
+    "connections": [{"pre": "a", "post": "b", "synapse": null},
+                    {"pre": "b", "post": "a", "synapse": null}]})");
+  ToolResult r = run_tool("cyc.json --steps 3", dir.path());
+  CHECK(r.code == 2);
+  CHECK(r.err_lines().size() == 1);
+  CHECK_THAT(r.err, StartsWith("snn-run: cyc.json: cycle without a synapse"));
+  CHECK(dir.entries() == std::vector<std::string>{"cyc.json"});
 }
 
 TEST_CASE("snn-run usage errors exit 2 with one line", "[tools][snn-run]") {

@@ -66,7 +66,7 @@ int check_spec(const Args& args) {
   nlohmann::json spec;
   try {
     spec = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // syntax, or a number beyond a double
     throw UsageError(args.spec + ": invalid JSON: " + e.what());
   }
   std::vector<std::string> problems = snn::check_network_json(spec);
@@ -119,10 +119,24 @@ struct Data {
 
 Data load_data(const Args& args, const snn::Network& net) {
   Data data;
-  snn::Inputs raw = snn::read_inputs(args.data);
+  snn::Inputs raw;
+  // A built-in dataset (tools.md: usable wherever a data file is expected) feeds its images to
+  // the spec's one input placeholder.
+  const bool builtin = args.data.rfind("fashion-mnist:", 0) == 0;
+  if (builtin) {
+    std::vector<std::string> inputs;
+    for (const auto& n : net.all_nodes())
+      if (n->kind() == snn::Node::Kind::Input) inputs.push_back(n->id());
+    if (inputs.size() != 1)
+      throw UsageError("--data " + args.data + ": a built-in dataset feeds one input node, " +
+                       args.spec + " has " + std::to_string(inputs.size()));
+    raw[inputs[0]] = snn::load_dataset(args.data).at("images");
+  } else {
+    raw = snn::read_inputs(args.data);
+  }
   std::string first_id;
   for (auto& [id, tensor] : raw) {
-    const std::string where = args.data + ": /inputs/" + id;
+    const std::string where = args.data + (builtin ? ": images" : ": /inputs/" + id);
     snn::NodePtr node = net.find_node(id);
     if (!node) {
       if (!args.quiet) {
@@ -271,7 +285,8 @@ int main(int argc, char** argv) {
   steps->excludes(time);
   app.add_option("--data", args.data,
                  "HDF5 data file whose /inputs/<node_id> feed the input nodes (sets the "
-                 "minibatch and the number of steps unless given)");
+                 "minibatch and the number of steps unless given), or fashion-mnist:train|test "
+                 "(its images feed the one input node)");
   app.add_option("--out", args.out, "output HDF5 file (default: <spec name>.h5 here)");
   app.add_option("--minibatch", args.minibatch,
                  "items simulated together (default: all items of --data, else 1)")
