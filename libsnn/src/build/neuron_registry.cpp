@@ -128,6 +128,9 @@ Registry& registry() {
       auto p = read_params(j, path, "Izhikevich",
                            {{"tau_recovery", 0.02}, {"coupling", 0.2}, {"reset_voltage", -65.0},
                             {"reset_recovery", 8.0}});
+      if (!(p["tau_recovery"] > 0))  // Nengo: tau_recovery > 0
+        throw SpecError(path + "/tau_recovery: expected a number > 0, got " +
+                        std::to_string(p["tau_recovery"]));
       return std::make_shared<Izhikevich>(IzhikevichOptions()
                                               .tau_recovery(p["tau_recovery"])
                                               .coupling(p["coupling"])

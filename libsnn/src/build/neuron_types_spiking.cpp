@@ -207,6 +207,10 @@ NeuronTypePtr rates_to_spikes_from_json(const std::string& type, const nlohmann:
   if (!j.contains("base_type") || j["base_type"].is_null())
     throw SpecError(path + ": " + type + " needs a \"base_type\" (a rate neuron type)");
   auto base = neuron_type_from_json(j["base_type"], path + "/base_type");
+  // Nengo: the base type gives rates; a spiking one would be made to spike twice over.
+  if (base && base->spiking())
+    throw SpecError(path + "/base_type: " + type + " needs a rate neuron type, got the spiking " +
+                    base->type());
   double amplitude = 1.0;
   if (j.contains("amplitude")) {
     const auto& a = j["amplitude"];

@@ -63,6 +63,9 @@ Function expr(const std::string& source) {
   bool uses_t = false;
   int64_t n_x = 0;  // highest x index used + 1
   bool uses_x = false;
+  // muParser reads a C string: what follows a NUL would be silently dropped.
+  if (source.find('\0') != std::string::npos)
+    throw SpecError("expression contains a NUL character");
   try {
     // Discovery pass: GetUsedVar parses with undefined variables allowed and lists them.
     mu::Parser probe;

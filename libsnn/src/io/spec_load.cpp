@@ -468,6 +468,11 @@ std::optional<ObjRef> Reader::lookup(const std::string& name, const std::string&
   const auto dot = name.find('.');
   const std::string base = name.substr(0, dot);
   const std::string port = dot == std::string::npos ? "" : name.substr(dot + 1);
+  if (dot != std::string::npos && port.empty()) {
+    fail(path, "\"" + name + "\" ends with '.': name a port after it (\"" + base +
+                   ".neurons\") or drop the dot");
+    return std::nullopt;
+  }
   if (broken_ids_.count(base)) {
     skip = true;
     return std::nullopt;
