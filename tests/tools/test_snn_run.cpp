@@ -234,6 +234,12 @@ TEST_CASE("snn-run usage errors exit 2 with one line", "[tools][snn-run]") {
     REQUIRE(r.err_lines().size() == 1);
     CHECK_THAT(r.err, StartsWith("snn-run: "));
   }
+  // A number check says what it expected in a few words (CLI11's own prints the whole range
+  // of a double).
+  ToolResult r = run_tool("pass.json --steps abc", dir.path());
+  CHECK(r.code == 2);
+  CHECK_THAT(r.err, Contains("--steps") && Contains("expected a number > 0, got abc"));
+  CHECK(r.err.size() < 200);
   CHECK(dir.entries() == std::vector<std::string>{"pass.json"});
 }
 

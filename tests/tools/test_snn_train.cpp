@@ -426,6 +426,8 @@ TEST_CASE("snn-train rejects bad input with one line and the right exit code", "
        2,
        {"spec.json", "/train/optimizer/momentum", "momentum >= 0"}},
       {"--lr nan blames the flag", "", "tiny.json --data data.h5 --lr nan --out run", 2, {"--lr"}},
+      {"negative --seed", "", "tiny.json --data data.h5 --seed -1 --out run", 2,
+       {"--seed", "expected a number >= 0, got -1"}},
   };
   snn::testing::write_dataset(dir.file("bad.h5"), "/inputs/img", images);
   snn::testing::write_dataset(dir.file("bad.h5"), "/targets/p_nope", labels);

@@ -1,6 +1,7 @@
 #pragma once
 // What every libsnn program shares on its command line: the exit statuses and the error
 // kinds that pick them, one-line messages, parsing, and the checks of SPEC paths and --device.
+#include <cmath>
 #include <filesystem>
 #include <functional>
 #include <iostream>
@@ -19,6 +20,27 @@ namespace snn::cli {
 
 constexpr int kExitFailed = 1;  // the run failed: bad data, simulation, I/O
 constexpr int kExitUsage = 2;   // bad command line, invalid spec or network
+
+/// A number check for options with a short message: CLI11's PositiveNumber and
+/// NonNegativeNumber print the whole double range ("not in range 0.000000 to 1797...").
+inline CLI::Validator number_at_least(double low, bool open, const std::string& what) {
+  return CLI::Validator(
+      [low, open, what](std::string& text) -> std::string {
+        double v = 0;
+        size_t used = 0;
+        try {
+          v = std::stod(text, &used);
+        } catch (const std::exception&) {
+          used = 0;
+        }
+        const bool ok = used == text.size() && used > 0 && std::isfinite(v) &&
+                        (open ? v > low : v >= low);
+        return ok ? std::string() : "expected " + what + ", got " + text;
+      },
+      what);
+}
+inline const CLI::Validator kPositive = number_at_least(0, true, "a number > 0");
+inline const CLI::Validator kNonNegative = number_at_least(0, false, "a number >= 0");
 
 /// A bad command line (exit 2).
 struct UsageError : std::runtime_error {

@@ -399,32 +399,32 @@ int main(int argc, char** argv) {
   app.add_option("name", a.name,
                  "benchmark: mnist, serve, integrator, cconv, basal_ganglia, pes, random_network")
       ->required();
-  app.add_option("--neurons", a.neurons, "mnist: hidden LIF neurons")->check(CLI::PositiveNumber);
+  app.add_option("--neurons", a.neurons, "mnist: hidden LIF neurons")->check(snn::cli::kPositive);
   app.add_option("--steps", a.steps,
                  "mnist: training steps per item (10); networks: simulation steps (150)")
-      ->check(CLI::PositiveNumber);
+      ->check(snn::cli::kPositive);
   app.add_option("--dimensions", a.network.dimensions, "networks: vector dimensions")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(snn::cli::kPositive);
   app.add_option("--neurons-per-d", a.network.neurons_per_d, "networks: neurons per dimension")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(snn::cli::kPositive);
   app.add_option("--neuron-type", a.network.neuron_type, "networks: neuron type")
       ->capture_default_str();
   app.add_option("--ensembles", a.network.n_ensembles, "random_network: ensembles")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(snn::cli::kPositive);
   app.add_option("--connections", a.network.connections_per_ensemble,
                  "random_network: outgoing connections per ensemble")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(snn::cli::kNonNegative);
   app.add_flag("--train", a.train,
                "networks: measure training (fit on an mse loss) instead of simulation; mnist "
                "always measures both");
-  app.add_option("--eval-steps", a.eval_steps, "inference steps per item")->check(CLI::PositiveNumber);
-  app.add_option("--minibatch", a.minibatch, "minibatch size (mnist: 64, networks: 1)")->check(CLI::PositiveNumber);
+  app.add_option("--eval-steps", a.eval_steps, "inference steps per item")->check(snn::cli::kPositive);
+  app.add_option("--minibatch", a.minibatch, "minibatch size (mnist: 64, networks: 1)")->check(snn::cli::kPositive);
   app.add_option("--batches", a.batches, "minibatches per timing (serve: requests per client)")
-      ->check(CLI::PositiveNumber);
+      ->check(snn::cli::kPositive);
   app.add_option("--clients", a.clients, "serve: concurrent clients")
       ->capture_default_str()
       ->check(CLI::Range(1, 1024));

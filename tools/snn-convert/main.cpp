@@ -149,10 +149,10 @@ int main(int argc, char** argv) {
                  "or relu='{\"type\": \"LIF\", \"amplitude\": 0.01}' (repeatable)");
   app.add_option("--scale-firing-rates", args.scale,
                  "multiply the input to every activation by K and divide its amplitude by K")
-      ->check(CLI::PositiveNumber);
+      ->check(snn::cli::kPositive);
   app.add_option("--synapse", args.synapse,
                  "Lowpass time constant (s) on every connection leaving an ensemble")
-      ->check(CLI::NonNegativeNumber);
+      ->check(snn::cli::kNonNegative);
   app.add_flag("--max-to-avg-pool", args.max_to_avg_pool,
                "convert MaxPooling layers to (native) average pooling");
   app.add_flag("--allow-fallback", args.allow_fallback,

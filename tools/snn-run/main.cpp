@@ -279,9 +279,9 @@ int main(int argc, char** argv) {
   app.add_option("SPEC", args.spec, "the network spec (JSON)")->required();
   app.add_option("--params", args.params, "trained parameters (a checkpoint of snn-train)");
   auto* steps = app.add_option("--steps", args.steps, "number of time steps to run")
-                    ->check(CLI::PositiveNumber);
+                    ->check(snn::cli::kPositive);
   auto* time = app.add_option("--time", args.seconds, "seconds of simulated time to run")
-                   ->check(CLI::PositiveNumber);
+                   ->check(snn::cli::kPositive);
   steps->excludes(time);
   app.add_option("--data", args.data,
                  "HDF5 data file whose /inputs/<node_id> feed the input nodes (sets the "
@@ -290,7 +290,7 @@ int main(int argc, char** argv) {
   app.add_option("--out", args.out, "output HDF5 file (default: <spec name>.h5 here)");
   app.add_option("--minibatch", args.minibatch,
                  "items simulated together (default: all items of --data, else 1)")
-      ->check(CLI::PositiveNumber);
+      ->check(snn::cli::kPositive);
   app.add_option("--device", args.device, "cpu, cuda or cuda:<index>")->capture_default_str();
   app.add_option("--seed", args.seed, "simulator seed (default: the spec's seed + 1)");
   app.add_option("--dtype", args.dtype, "float32 or float64 (default: the spec's setting)")

@@ -348,15 +348,15 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.0, 60000.0))
       ->capture_default_str();
   app.add_option("--max-steps", args.max_steps, "largest n_steps a request may ask for")
-      ->check(CLI::PositiveNumber)
+      ->check(snn::cli::kPositive)
       ->capture_default_str();
   app.add_option("--max-items", args.max_items, "most items in one request")
-      ->check(CLI::PositiveNumber)
+      ->check(snn::cli::kPositive)
       ->capture_default_str();
   app.add_option("--max-values", args.max_values,
                  "most values a request may make the simulator hold: items x steps x (input "
                  "+ output sizes)")
-      ->check(CLI::PositiveNumber)
+      ->check(snn::cli::kPositive)
       ->capture_default_str();
   app.add_option("--max-body-mb", args.max_body_mb, "largest request body, in MiB (else 413)")
       ->check(CLI::Range(0.001, 4096.0))

@@ -807,34 +807,35 @@ int main(int argc, char** argv) {
                  "validation data, evaluated after every epoch (default: /train/data/validation)");
   app.add_option("--out", args.out, "the run folder (default: runs/<spec name>)");
   app.add_option("--epochs", args.epochs, "epochs to train (default: /train/epochs, else 1)")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(int64_t(1), int64_t(1000000000)));
   app.add_option("--minibatch", args.minibatch,
                  "items per minibatch (default: /train/minibatch_size, else 32)")
-      ->check(CLI::PositiveNumber);
+      ->check(snn::cli::kPositive);
   app.add_option("--steps", args.steps,
                  "time steps per item (default: /train/n_steps, else the data's, else 1)")
-      ->check(CLI::PositiveNumber);
+      ->check(snn::cli::kPositive);
   app.add_option("--validation-steps", args.validation_steps,
                  "time steps per validation item (default: /train/validation_steps, else as "
                  "--steps)")
-      ->check(CLI::PositiveNumber);
+      ->check(snn::cli::kPositive);
   app.add_option("--validation-freq", args.validation_freq,
                  "validate after every Nth epoch only (default: /train/validation_freq, else 1)")
-      ->check(CLI::PositiveNumber);
+      ->check(snn::cli::kPositive);
   app.add_option("--lr", args.lr, "learning rate (default: /train/optimizer/lr, else 0.001)")
-      ->check(CLI::PositiveNumber);
+      ->check(snn::cli::kPositive);
   app.add_option("--optimizer", args.optimizer,
                  "SGD, Adam, AdamW, RMSprop or Adagrad (default: /train/optimizer/type, else "
                  "Adam)");
   app.add_option("--device", args.device, "cpu, cuda or cuda:<index>")->capture_default_str();
-  app.add_option("--seed", args.seed, "shuffling seed (default: /train/seed, else 0)");
+  app.add_option("--seed", args.seed, "shuffling seed (default: /train/seed, else 0)")
+      ->check(snn::cli::kNonNegative);
   app.add_flag("--resume", args.resume,
                "continue from the run folder's checkpoint (optimizer state included)");
   app.add_option("--workers", args.workers, "CPU threads (default: LibTorch's choice)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(snn::cli::kNonNegative);
   app.add_option("--limit", args.limit,
                  "use only the first N items of the training and validation data")
-      ->check(CLI::PositiveNumber);
+      ->check(snn::cli::kPositive);
   app.add_flag("--quiet,-q", args.quiet, "print nothing but errors");
 
   if (auto status = snn::cli::parse_command_line(app, argc, argv, "snn-train")) return *status;
