@@ -48,6 +48,21 @@ SimState narrow_state(const SimState& s, int64_t n) {
   return out;
 }
 
+/// Where a training minibatch starts: the simulator's current state, as NengoDL's
+/// stateful=False (synapses, time, learned changes, neuron state), except where training
+/// runs neurons of another kind: a rate twin keeps none of the spiking type's state, and
+/// giving it some would only push the block off the all-steps-at-once path.
+SimState training_start(const Simulator::Impl& im, int64_t n) {
+  SimState fresh = im.module->initial_state(n);  // built in training mode: its block layout
+  SimState now = narrow_state(im.state, n);
+  for (size_t b = 0; b < now.blocks.size(); ++b) {
+    bool same = fresh.blocks[b].size() == now.blocks[b].size();
+    for (const auto& [k, v] : fresh.blocks[b]) same = same && now.blocks[b].count(k);
+    if (!same) now.blocks[b] = std::move(fresh.blocks[b]);
+  }
+  return now;
+}
+
 /// A permutation of [0, n) from a seed, by Fisher-Yates over mt19937_64 (the same order on
 /// every platform, unlike std::shuffle).
 torch::Tensor permutation(int64_t n, uint64_t seed) {
@@ -248,7 +263,7 @@ History Simulator::fit(const Inputs& x, const Targets& y, FitOptions options) {
         auto idx = order.narrow(0, s, nb);
         auto xb = im.prepare(rows(x, idx), nb, T);
         auto yb = rows(y, idx);
-        SimState state = narrow_state(im.state, nb);  // NengoDL's stateful=False
+        SimState state = training_start(im, nb);
         for (int64_t t0 = 0; t0 < T; t0 += trunc) {
           const int64_t len = std::min(trunc, T - t0);
           Inputs part;
