@@ -113,6 +113,27 @@ TEST_CASE("one fit step is the SGD step computed by hand", "[train][runtime][fit
   CHECK(torch::allclose(trained_weights(sim), w0 - lr * grad, 0, 1e-14));
 }
 
+TEST_CASE("fit on a loss no parameter reaches says why", "[train][runtime][fit]") {
+  // A loss on a probe of a constant node beside the trainable map: no trainable value
+  // affects it (LibTorch's own words would be "element 0 of tensors does not require grad").
+  auto net = linear_net(torch::ones({2, 3}, torch::kFloat64));
+  auto c = net->node(snn::NodeOptions().id("c").output(torch::ones({2}, torch::kFloat64)));
+  net->probe(c, snn::ProbeOptions().id("q").synapse(nullptr));
+  snn::Simulator sim(net, f64(4));
+  sim.compile(snn::CompileOptions()
+                  .optimizer(OptimizerOptions().type("SGD").lr(0.1))
+                  .loss("q", LossOptions()));
+  auto x = torch::ones({4, 3}, torch::kFloat64), y = torch::zeros({4, 2}, torch::kFloat64);
+  CHECK_THROWS_WITH(sim.fit({{"in", x}}, {{"q", y}}, quiet()),
+                    Catch::Matchers::StartsWith(
+                        "fit: the loss does not depend on any trainable parameter over 1 step"));
+  // The same data on the trained probe trains.
+  sim.compile(snn::CompileOptions()
+                  .optimizer(OptimizerOptions().type("SGD").lr(0.1))
+                  .loss("p", LossOptions()));
+  CHECK_NOTHROW(sim.fit({{"in", x}}, {{"p", y}}, quiet()));
+}
+
 TEST_CASE("fit trains an ensemble to the NEF's solution of another function",
           "[train][runtime][fit]") {
   // Rate neurons, one step per item: the loss is a smooth function of decoders, encoders

@@ -441,6 +441,11 @@ int main(int argc, char** argv) {
     }
     if (a.name == "mnist") {
       if (a.steps < 0) a.steps = 10;
+      // The output synapse delays by a step: over one step nothing reaches the output.
+      if (a.steps < 2)
+        throw snn::cli::UsageError("--steps " + std::to_string(a.steps) +
+                                   ": mnist trains over at least 2 steps (its output synapse "
+                                   "delays by one)");
       if (a.minibatch < 0) a.minibatch = 64;
       return run_mnist(a);
     }

@@ -289,6 +289,13 @@ History Simulator::fit(const Inputs& x, const Targets& y, FitOptions options) {
               throw SimulationError("fit: the loss became " + std::to_string(loss.item<double>()) +
                                     " in epoch " + std::to_string(epoch + 1) +
                                     " (diverged: lower the learning rate)");
+            if (!loss.requires_grad())
+              throw SimulationError(
+                  "fit: the loss does not depend on any trainable parameter over " +
+                  std::to_string(len) + (len == 1 ? " step" : " steps") +
+                  " (nothing trainable reaches the probes with a loss; synapses and "
+                  "ensembles delay signals by a step, so with few steps set synapses to null "
+                  "or run more steps)");
             im.optimizer->zero_grad();
             loss.backward();
             im.optimizer->step();
