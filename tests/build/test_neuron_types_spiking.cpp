@@ -216,5 +216,5 @@ TEST_CASE("spiking wrappers in the spec", "[neurons_spiking]") {
                     Contains("/nt") && Contains("tau"));
   CHECK_THROWS_WITH(snn::neuron_type_from_json(
                         {{"type", "RegularSpiking"}, {"base_type", "SpikingRectifiedLinear"}}, "/nt"),
-                    Contains("/nt/base_type") && Contains("voltage"));
+                    Contains("/nt/base_type") && Contains("needs a rate neuron type"));
 }
