@@ -118,6 +118,36 @@ void read_module(torch::nn::Module& m, torch::serialize::InputArchive& ar,
   }
 }
 
+/// The optimizer state just loaded from `path` passes unusable() (its moments are read at
+/// every step: a crafted one could make them read past their data).
+void check_optimizer_state(torch::optim::Optimizer& optimizer, const std::string& path) {
+  auto check = [&](const torch::Tensor& t, const char* what) {
+    if (!t.defined()) return;
+    if (const std::string why = unusable(t, t, false); !why.empty())
+      throw DataError(path + ": optimizer state " + what + " " + why);
+  };
+  for (auto& [key, state] : optimizer.state()) {
+    auto* st = state.get();
+    if (auto* a = dynamic_cast<torch::optim::AdamParamState*>(st)) {
+      check(a->exp_avg(), "exp_avg");
+      check(a->exp_avg_sq(), "exp_avg_sq");
+      check(a->max_exp_avg_sq(), "max_exp_avg_sq");
+    } else if (auto* w = dynamic_cast<torch::optim::AdamWParamState*>(st)) {
+      check(w->exp_avg(), "exp_avg");
+      check(w->exp_avg_sq(), "exp_avg_sq");
+      check(w->max_exp_avg_sq(), "max_exp_avg_sq");
+    } else if (auto* g = dynamic_cast<torch::optim::SGDParamState*>(st)) {
+      check(g->momentum_buffer(), "momentum_buffer");
+    } else if (auto* r = dynamic_cast<torch::optim::RMSpropParamState*>(st)) {
+      check(r->square_avg(), "square_avg");
+      check(r->momentum_buffer(), "momentum_buffer");
+      check(r->grad_avg(), "grad_avg");
+    } else if (auto* d = dynamic_cast<torch::optim::AdagradParamState*>(st)) {
+      check(d->sum(), "sum");
+    }
+  }
+}
+
 }  // namespace
 
 void Simulator::save_params(const std::string& path, int64_t epoch) const {
@@ -208,9 +238,21 @@ int64_t Simulator::load_params(const std::string& path, bool training_state) {
       if (!top.try_read("optimizer", opt))
         throw DataError(path +
                         ": the checkpoint holds no optimizer state (not a training checkpoint)");
+      // The optimizer loads in place: keep its state to put back if the new one is refused.
+      std::stringstream backup;
+      {
+        torch::serialize::OutputArchive kept;
+        im.optimizer->save(kept);
+        kept.save_to(backup);
+      }
       try {
         im.optimizer->load(opt);
-      } catch (const c10::Error& err) {
+        check_optimizer_state(*im.optimizer, path);
+      } catch (const std::exception& err) {
+        torch::serialize::InputArchive kept;
+        kept.load_from(backup);
+        im.optimizer->load(kept);
+        if (dynamic_cast<const DataError*>(&err)) throw;
         throw DataError(path + ": the optimizer state does not fit this optimizer (" +
                         first_line(err.what()) + ")");
       }
