@@ -121,7 +121,7 @@ Data load_data(const Args& args, const snn::Network& net) {
   Data data;
   snn::Inputs raw;
   // A built-in dataset (tools.md: usable wherever a data file is expected) feeds its images to
-  // the spec's one input placeholder.
+  // the spec's one input node.
   const bool builtin = args.data.rfind("fashion-mnist:", 0) == 0;
   if (builtin) {
     std::vector<std::string> inputs;
