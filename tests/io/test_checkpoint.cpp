@@ -80,6 +80,25 @@ void write(const std::string& path, const std::string& bytes) {
   std::ofstream(path, std::ios::binary) << bytes;
 }
 
+/// Copies the checkpoint archive `from` to `to` with the data record of every tensor whose
+/// key (data/<key>) `cut` selects shortened to 4 bytes: a valid zip whose tensors declare
+/// more values than their data hold.
+template <class Select>
+void cut_tensor_records(const std::string& from, const std::string& to, Select cut) {
+  caffe2::serialize::PyTorchStreamReader reader(from);
+  caffe2::serialize::PyTorchStreamWriter writer(to);
+  for (const auto& name : reader.getAllRecords()) {
+    // The writer adds its own version and byte-order records.
+    if (name == "version" || name == ".data/version" || name == "byteorder" ||
+        name == ".data/serialization_id")
+      continue;
+    auto [data, size] = reader.getRecord(name);
+    const bool shorten = name.rfind("data/", 0) == 0 && cut(std::stoul(name.substr(5)));
+    writer.writeRecord(name, data.get(), shorten ? std::min<size_t>(size, 4) : size);
+  }
+  writer.writeEndOfFile();
+}
+
 }  // namespace
 
 TEST_CASE("save_params and load_params round-trip every parameter", "[train][io][checkpoint]") {
@@ -240,20 +259,7 @@ TEST_CASE("a crafted checkpoint cannot make load_params read past its data",
   // The same archive with every tensor's data cut to 4 bytes: a zip that is valid as a
   // file, whose tensors declare more values than their data records hold.
   const std::string cut = s.file("cut.pt");
-  {
-    caffe2::serialize::PyTorchStreamReader reader(s.file("good.pt"));
-    caffe2::serialize::PyTorchStreamWriter writer(cut);
-    for (const auto& name : reader.getAllRecords()) {
-      // The writer adds its own version and byte-order records.
-      if (name == "version" || name == ".data/version" || name == "byteorder" ||
-          name == ".data/serialization_id")
-        continue;
-      auto [data, size] = reader.getRecord(name);
-      const bool tensor_data = name.rfind("data/", 0) == 0;
-      writer.writeRecord(name, data.get(), tensor_data ? std::min<size_t>(size, 4) : size);
-    }
-    writer.writeEndOfFile();
-  }
+  cut_tensor_records(s.file("good.pt"), cut, [](size_t) { return true; });
   CHECK_THROWS_WITH(target.load_params(cut),
                     StartsWith(cut + ": parameter ") && Contains("values, its data holds"));
   // Values that are not finite are refused too.
@@ -285,19 +291,7 @@ TEST_CASE("a crafted optimizer state is refused and the optimizer kept", "[train
   const size_t n_params = source.module().named_parameters().size() +
                           source.module().named_buffers().size();
   const std::string cut = s.file("cut_moments.pt");
-  {
-    caffe2::serialize::PyTorchStreamReader reader(s.file("train.pt"));
-    caffe2::serialize::PyTorchStreamWriter writer(cut);
-    for (const auto& name : reader.getAllRecords()) {
-      if (name == "version" || name == ".data/version" || name == "byteorder" ||
-          name == ".data/serialization_id")
-        continue;
-      auto [data, size] = reader.getRecord(name);
-      const bool moment = name.rfind("data/", 0) == 0 && std::stoul(name.substr(5)) >= n_params;
-      writer.writeRecord(name, data.get(), moment ? std::min<size_t>(size, 4) : size);
-    }
-    writer.writeEndOfFile();
-  }
+  cut_tensor_records(s.file("train.pt"), cut, [&](size_t key) { return key >= n_params; });
   snn::Simulator target(net(10), f64());
   trained(target);
   target.save_params(s.file("target_before.pt"), 1);
