@@ -3,6 +3,8 @@
 #include <catch2/catch.hpp>
 #include <torch/torch.h>
 
+#include <nlohmann/json.hpp>
+
 #include "snn/neurons.h"
 
 
@@ -28,7 +30,8 @@ TEST_CASE("gain_bias and max_rates_intercepts are inverse for every type", "[neu
       std::make_shared<snn::LIF>(), std::make_shared<snn::LIFRate>(),
       std::make_shared<snn::SoftLIFRate>(), std::make_shared<snn::RectifiedLinear>(),
       std::make_shared<snn::SpikingRectifiedLinear>(), std::make_shared<snn::Sigmoid>(),
-      std::make_shared<snn::Tanh>()};
+      std::make_shared<snn::Tanh>(), std::make_shared<snn::LeakyReLU>(),
+      std::make_shared<snn::SpikingLeakyReLU>()};
   for (const auto& t : types) {
     INFO(t->type());
     auto [g, b] = t->gain_bias(max_rates, intercepts);
@@ -83,6 +86,66 @@ TEST_CASE("SpikingRectifiedLinear emits floor(v) spikes", "[neurons]") {
   auto out2 = relu.step(0.001, d({2500.0, -5.0}), s);
   CHECK(out2[0].item<double>() == Approx(2000.0));
   CHECK(s.at("voltage")[0].item<double>() == Approx(0.5).margin(1e-12));  // 0 + 2.5 - 2
+}
+
+TEST_CASE("LeakyReLU rates scale negative currents by the slope", "[neurons]") {
+  snn::LeakyReLU leaky(snn::LeakyReLUOptions().negative_slope(0.1).amplitude(2.0));
+  auto r = leaky.rates(d({-3.0, 0.0, 4.0}));
+  CHECK(r[0].item<double>() == Approx(2.0 * 0.1 * -3.0).epsilon(1e-14));
+  CHECK(r[1].item<double>() == 0.0);
+  CHECK(r[2].item<double>() == Approx(8.0).epsilon(1e-14));
+  CHECK(leaky.negative());
+  CHECK_FALSE(snn::LeakyReLU(snn::LeakyReLUOptions().negative_slope(0.0)).negative());
+  // Gain and bias as RectifiedLinear: the slope below threshold does not move it.
+  auto [g, b] = leaky.gain_bias(d({200.0}), d({0.25}));
+  auto [g0, b0] = snn::RectifiedLinear().gain_bias(d({200.0}), d({0.25}));
+  CHECK(torch::equal(g, g0));
+  CHECK(torch::equal(b, b0));
+}
+
+TEST_CASE("SpikingLeakyReLU emits trunc(v) spikes, negative below zero", "[neurons]") {
+  snn::SpikingLeakyReLU leaky(snn::LeakyReLUOptions().negative_slope(0.25));
+  snn::NeuronState s{{"voltage", d({0.5, 0.5, 0.0})}};
+  // Per 1 ms step the voltages move by 2.5, 0.25 * -4 = -1 and 0.25 * -100 ms = -0.025.
+  const auto J = d({2500.0, -4000.0, -100.0});
+  auto out1 = leaky.step(0.001, J, s);  // v = 3, -0.5, -0.025: 3 spikes, none, none
+  CHECK(out1[0].item<double>() == Approx(3000.0));
+  CHECK(out1[1].item<double>() == 0.0);
+  CHECK(out1[2].item<double>() == 0.0);
+  auto out2 = leaky.step(0.001, J, s);  // v = 2.5, -1.5, -0.05: 2 spikes, one negative, none
+  CHECK(out2[0].item<double>() == Approx(2000.0));
+  CHECK(out2[1].item<double>() == Approx(-1000.0));
+  CHECK(out2[2].item<double>() == 0.0);
+  CHECK(s.at("voltage")[0].item<double>() == Approx(0.5).margin(1e-12));
+  CHECK(s.at("voltage")[1].item<double>() == Approx(-0.5).margin(1e-12));
+  CHECK(s.at("voltage")[2].item<double>() == Approx(-0.05).margin(1e-12));
+  // Over a second the spike count is the rate (within the one spike still in the voltage).
+  snn::NeuronState run{{"voltage", d({0.0, 0.0})}};
+  const auto J2 = d({37.3, -411.0});
+  auto total = torch::zeros(2, torch::kFloat64);
+  for (int k = 0; k < 1000; ++k) total += leaky.step(0.001, J2, run) * 0.001;
+  auto rate = leaky.rates(J2);
+  CHECK(rate[1].item<double>() == Approx(-102.75));
+  CHECK(total[0].item<double>() == Approx(rate[0].item<double>()).margin(1.0));
+  CHECK(total[1].item<double>() == Approx(rate[1].item<double>()).margin(1.0));
+}
+
+TEST_CASE("LeakyReLU types in spec form", "[neurons][spec]") {
+  auto t = snn::neuron_type_from_json(
+      nlohmann::json{{"type", "SpikingLeakyReLU"}, {"negative_slope", 0.1}, {"amplitude", 0.5}});
+  CHECK(t->spiking());
+  CHECK(t->to_json() ==
+        nlohmann::json{{"type", "SpikingLeakyReLU"}, {"negative_slope", 0.1}, {"amplitude", 0.5}});
+  CHECK(snn::neuron_type_from_json(nlohmann::json("LeakyReLU"))->to_json() ==
+        nlohmann::json{{"type", "LeakyReLU"}, {"negative_slope", 0.3}, {"amplitude", 1.0}});
+  CHECK_THROWS_WITH(
+      snn::neuron_type_from_json(nlohmann::json{{"type", "LeakyReLU"}, {"alpha", 0.1}}, "/nt"),
+      Catch::Matchers::Contains("/nt") && Catch::Matchers::Contains("unknown parameter \"alpha\"") &&
+          Catch::Matchers::Contains("negative_slope"));
+  // The rate twin keeps slope and amplitude.
+  auto twin = t->rate_twin(0.0);
+  CHECK(twin->to_json() ==
+        nlohmann::json{{"type", "LeakyReLU"}, {"negative_slope", 0.1}, {"amplitude", 0.5}});
 }
 
 TEST_CASE("SoftLIFRate approaches LIFRate as sigma shrinks and is smooth", "[neurons]") {

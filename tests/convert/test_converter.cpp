@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 
@@ -451,6 +452,73 @@ TEST_CASE("Converter: Add, Concatenate and ZeroPadding2D in a functional model",
   CHECK(conv.verify(x, 1e-9).passed);
 }
 
+TEST_CASE("Converter: LeakyReLU and ReLU(negative_slope) become LeakyReLU neurons", "[converter]") {
+  using snn::testing::fn_layer;
+  snn::testing::TempDir dir("snn_converter_leaky");
+  const auto path = dir.file("leaky.h5");
+  torch::manual_seed(8);
+  auto rnd = [](std::vector<int64_t> s) {
+    return torch::randn(s, torch::kFloat64).to(torch::kFloat32).to(torch::kFloat64);
+  };
+  // in (5,) -> Dense a -> LeakyReLU(alpha 0.1, Keras 2) -> Dense b -> ReLU(negative_slope 0.2)
+  // -> Dense c -> LeakyReLU(negative_slope 0.05, Keras 3 naming).
+  auto ka = rnd({5, 6}), ba = rnd({6}), kb = rnd({6, 4}), kc = rnd({4, 3});
+  auto dense = [](const std::string& name, int units, bool bias, const std::string& in) {
+    return fn_layer("Dense", name, {{"units", units}, {"activation", "linear"}, {"use_bias", bias}}, {in});
+  };
+  auto cfg = snn::testing::functional_config(
+      {fn_layer("InputLayer", "in", {{"batch_input_shape", {nullptr, 5}}}, {}), dense("a", 6, true, "in"),
+       fn_layer("LeakyReLU", "lr1", {{"alpha", 0.1}}, {"a"}), dense("b", 4, false, "lr1"),
+       fn_layer("ReLU", "lr2", {{"negative_slope", 0.2}, {"max_value", nullptr}, {"threshold", 0.0}}, {"b"}),
+       dense("c", 3, false, "lr2"), fn_layer("LeakyReLU", "lr3", {{"negative_slope", 0.05}}, {"c"})},
+      "in", "lr3");
+  snn::testing::write_keras_file(path, cfg,
+                                 {{"in", {}},
+                                  {"a", {{"kernel", ka}, {"bias", ba}}},
+                                  {"lr1", {}},
+                                  {"b", {{"kernel", kb}}},
+                                  {"lr2", {}},
+                                  {"c", {{"kernel", kc}}},
+                                  {"lr3", {}}});
+  auto x = torch::randn({9, 5}, torch::kFloat64);
+  auto leaky = [](const torch::Tensor& v, double slope) { return torch::where(v < 0, slope * v, v); };
+  auto expect = leaky(leaky(leaky(x.matmul(ka) + ba, 0.1).matmul(kb), 0.2).matmul(kc), 0.05);
+
+  snn::Converter conv(path);
+  CHECK(conv.fallbacks().empty());
+  CHECK(conv.warnings().empty());
+  for (const auto& [layer, slope] : {std::pair<std::string, double>{"lr1", 0.1}, {"lr2", 0.2}, {"lr3", 0.05}}) {
+    INFO(layer);
+    auto nt = conv.layer(layer).ensemble->options().neuron_type();
+    CHECK(nt->type() == "LeakyReLU");
+    CHECK(nt->params().at("negative_slope").get<double>() == slope);
+  }
+  CHECK(max_abs(conv.run(x).at("lr3"), expect) < 1e-9);
+  CHECK(conv.verify(x, 1e-9).passed);  // the reference pass reads the same slopes
+
+  // scale_firing_rates is exact for LeakyReLU, as for ReLU.
+  snn::Converter scaled(path, snn::ConverterOptions().scale_firing_rates(20.0));
+  CHECK(scaled.warnings().empty());
+  CHECK(max_abs(scaled.run(x).at("lr3"), expect) < 1e-9);
+
+  // A swap brings its own slope: the layers with another one get a warning each.
+  snn::Converter swapped(path, snn::ConverterOptions().swap(
+                                   "leaky_relu", snn::SpikingLeakyReLU(
+                                                     snn::LeakyReLUOptions().negative_slope(0.1))));
+  CHECK(swapped.layer("lr1").ensemble->options().neuron_type()->type() == "SpikingLeakyReLU");
+  REQUIRE(swapped.warnings().size() == 2);
+  CHECK_THAT(swapped.warnings()[0], Contains("\"lr2\"") && Contains("0.2"));
+  CHECK_THAT(swapped.warnings()[1], Contains("\"lr3\"") && Contains("0.05"));
+
+  // A ReLU with a cap still has no neuron type.
+  auto capped = cfg;
+  capped["config"]["layers"][4]["config"]["max_value"] = 6.0;
+  snn::testing::write_keras_file(path, capped,
+                                 {{"in", {}}, {"a", {{"kernel", ka}, {"bias", ba}}}, {"lr1", {}},
+                                  {"b", {{"kernel", kb}}}, {"lr2", {}}, {"c", {{"kernel", kc}}}, {"lr3", {}}});
+  CHECK_THROWS_WITH(snn::Converter(path), Contains("\"lr2\"") && Contains("max_value"));
+}
+
 TEST_CASE("Converter: impossible layer options and weights fail cleanly", "[converter]") {
   using snn::testing::fn_layer;
   snn::testing::TempDir dir("snn_converter_bad");
@@ -519,6 +587,26 @@ TEST_CASE("Converter: a torch::nn::Sequential of Linear layers matches its forwa
   CHECK(max_abs(conv.run(x).begin()->second, expect) < 1e-5);  // the module runs in float32
   auto v = conv.verify(x, 1e-9);  // reference in float64
   CHECK(v.passed);
+}
+
+TEST_CASE("Converter: a torch::nn::Sequential with LeakyReLU modules matches its forward",
+          "[converter]") {
+  torch::manual_seed(2);
+  torch::nn::Sequential seq(torch::nn::Linear(10, 8),
+                            torch::nn::LeakyReLU(torch::nn::LeakyReLUOptions().negative_slope(0.15)),
+                            torch::nn::Linear(8, 4), torch::nn::LeakyReLU());
+  snn::Converter conv(seq.ptr(), {10});
+  CHECK(conv.fallbacks().empty());
+  std::vector<double> slopes;
+  for (const auto& e : conv.net()->all_ensembles()) {
+    CHECK(e->options().neuron_type()->type() == "LeakyReLU");
+    slopes.push_back(e->options().neuron_type()->params().at("negative_slope").get<double>());
+  }
+  std::sort(slopes.begin(), slopes.end());
+  CHECK(slopes == std::vector<double>{0.01, 0.15});  // LibTorch's default slope is 0.01
+  auto x = torch::randn({6, 10}, torch::kFloat64);
+  auto expect = seq->forward(x.to(torch::kFloat32)).to(torch::kFloat64);
+  CHECK(max_abs(conv.run(x).begin()->second, expect) < 1e-5);  // the module runs in float32
 }
 
 TEST_CASE("Converter: a convolutional torch::nn::Sequential matches its forward",

@@ -141,3 +141,27 @@ TEST_CASE("spiking training mode: SpikingRectifiedLinear backpropagates as Recti
     CHECK(p.grad_bias[i].item<double>() == Approx(gb).epsilon(1e-12).margin(1e-14));
   }
 }
+
+TEST_CASE("spiking training mode: SpikingLeakyReLU backpropagates as LeakyReLU",
+          "[train][runtime][spiking]") {
+  const double amp = 0.5, slope = 0.2;
+  auto net = tiny_net(std::make_shared<snn::SpikingLeakyReLU>(
+                          snn::LeakyReLUOptions().negative_slope(slope).amplitude(amp)),
+                      "spiking");
+  snn::Simulator sim(net, f64());
+  const auto x = sweep(), w = weights();
+  auto p = run(sim, x, w, true);
+  CHECK(torch::equal(p.spikes, run(sim, x, w, false).spikes));
+  int below = 0;
+  for (int64_t i = 0; i < kN; ++i) {
+    double gb = 0;
+    for (int64_t t = 0; t < kT; ++t) {
+      const bool negative = p.current[0][t][i].item<double>() < 0;
+      below += negative;
+      gb += amp * (negative ? slope : 1.0) * w[0][t][i].item<double>();
+    }
+    INFO("neuron " << i);
+    CHECK(p.grad_bias[i].item<double>() == Approx(gb).epsilon(1e-12).margin(1e-14));
+  }
+  CHECK(below > 0);
+}

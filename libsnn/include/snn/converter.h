@@ -95,9 +95,11 @@ struct ConverterOptions {
   TORCH_ARG(bool, inference_only) = false;
   /// MaxPooling becomes average pooling (native) instead of a fallback.
   TORCH_ARG(bool, max_to_avg_pool) = false;
-  /// Keras activation name ("relu", "sigmoid", "tanh") or neuron type name
-  /// ("RectifiedLinear") -> the neuron type to use instead. Looked up before and after the
-  /// default mapping, as NengoDL.
+  /// Keras activation name ("relu", "sigmoid", "tanh", "leaky_relu" for LeakyReLU layers and
+  /// ReLU layers with a negative_slope) or neuron type name ("RectifiedLinear", "LeakyReLU")
+  /// -> the neuron type to use instead. Looked up before and after the default mapping, as
+  /// NengoDL. The new type keeps its own parameters: swap a LeakyReLU with slope 0.1 to
+  /// SpikingLeakyReLU(LeakyReLUOptions().negative_slope(0.1)), not to the 0.3 default.
   using SwapMap = std::map<std::string, NeuronTypePtr>;
   TORCH_ARG(SwapMap, swap_activations);
   /// NengoDL's scale_firing_rates: the input to every activation's neurons is multiplied by
@@ -172,7 +174,7 @@ class Converter {
   /// Reads and converts a Keras model file.
   explicit Converter(const std::string& keras_path, ConverterOptions options = {});
   explicit Converter(KerasModel model, ConverterOptions options = {});
-  /// Converts a Sequential of Linear, Conv2d, ReLU, Sigmoid, Tanh, AvgPool2d, Flatten,
+  /// Converts a Sequential of Linear, Conv2d, ReLU, LeakyReLU, Sigmoid, Tanh, AvgPool2d, Flatten,
   /// BatchNorm1d/2d, Dropout (and, as fallbacks, any other module). `input_shape` excludes
   /// the batch axis ((C, H, W) for images).
   Converter(std::shared_ptr<torch::nn::SequentialImpl> sequential, std::vector<int64_t> input_shape,

@@ -70,8 +70,8 @@ class NeuronType : public std::enable_shared_from_this<NeuronType> {
       const torch::Tensor& gain, const torch::Tensor& bias) const;
 
   /// The differentiable type used in training mode (NengoDL's swap: LIF -> LIFRate or
-  /// SoftLIFRate(lif_smoothing), SpikingRectifiedLinear -> RectifiedLinear); rate types return
-  /// themselves.
+  /// SoftLIFRate(lif_smoothing), SpikingRectifiedLinear -> RectifiedLinear, SpikingLeakyReLU ->
+  /// LeakyReLU); rate types return themselves.
   virtual NeuronTypePtr rate_twin(double lif_smoothing) const;
 
   /// Start values of state variables, overriding default_state(): a number, a per-neuron
@@ -174,6 +174,38 @@ class SpikingRectifiedLinear : public RectifiedLinear {
  public:
   explicit SpikingRectifiedLinear(RectifiedLinearOptions o = {}) : RectifiedLinear(o) {}
   std::string type() const override { return "SpikingRectifiedLinear"; }
+  bool spiking() const override { return true; }
+  std::vector<std::pair<std::string, Init>> default_state() const override;
+  torch::Tensor step(double dt, const torch::Tensor& J, NeuronState& state) const override;
+  NeuronTypePtr rate_twin(double lif_smoothing) const override;
+};
+
+struct LeakyReLUOptions {
+  /// The slope for J < 0 (Keras' LeakyReLU alpha; NengoDL's default 0.3).
+  TORCH_ARG(double, negative_slope) = 0.3;
+  TORCH_ARG(double, amplitude) = 1.0;
+};
+
+/// NengoDL's LeakyReLU: r = amplitude * (J if J >= 0 else negative_slope * J). Gain and bias
+/// are RectifiedLinear's (the slope below threshold does not move the threshold).
+class LeakyReLU : public RectifiedLinear {
+ public:
+  explicit LeakyReLU(LeakyReLUOptions o = {})
+      : RectifiedLinear(RectifiedLinearOptions().amplitude(o.amplitude())), leaky(o) {}
+  std::string type() const override { return "LeakyReLU"; }
+  bool negative() const override { return leaky.negative_slope() != 0.0; }
+  nlohmann::json params() const override;
+  torch::Tensor rates(const torch::Tensor& J) const override;
+  LeakyReLUOptions leaky;
+};
+
+/// NengoDL's SpikingLeakyReLU: integrate the LeakyReLU rate (amplitude aside) and emit
+/// trunc(v) spikes of amplitude/dt each step, so negative input gives negative spikes.
+/// State: voltage (default U(0, 1)).
+class SpikingLeakyReLU : public LeakyReLU {
+ public:
+  explicit SpikingLeakyReLU(LeakyReLUOptions o = {}) : LeakyReLU(o) {}
+  std::string type() const override { return "SpikingLeakyReLU"; }
   bool spiking() const override { return true; }
   std::vector<std::pair<std::string, Init>> default_state() const override;
   torch::Tensor step(double dt, const torch::Tensor& J, NeuronState& state) const override;

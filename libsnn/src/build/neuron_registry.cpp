@@ -90,6 +90,17 @@ Registry& registry() {
       return std::make_shared<SpikingRectifiedLinear>(
           RectifiedLinearOptions().amplitude(p["amplitude"]));
     };
+    auto leaky_relu = [](const nlohmann::json& j, const std::string& path, const std::string& type) {
+      auto p = read_params(j, path, type, {{"negative_slope", 0.3}, {"amplitude", 1.0}});
+      return LeakyReLUOptions().negative_slope(p["negative_slope"]).amplitude(p["amplitude"]);
+    };
+    reg->factories["LeakyReLU"] = [leaky_relu](const nlohmann::json& j, const std::string& path) {
+      return std::make_shared<LeakyReLU>(leaky_relu(j, path, "LeakyReLU"));
+    };
+    reg->factories["SpikingLeakyReLU"] = [leaky_relu](const nlohmann::json& j,
+                                                      const std::string& path) {
+      return std::make_shared<SpikingLeakyReLU>(leaky_relu(j, path, "SpikingLeakyReLU"));
+    };
     reg->factories["Direct"] = [](const nlohmann::json& j, const std::string& path) {
       read_params(j, path, "Direct", {});
       return std::make_shared<Direct>();

@@ -181,6 +181,27 @@ NeuronTypePtr SpikingRectifiedLinear::rate_twin(double) const {
   return std::make_shared<RectifiedLinear>(options);
 }
 
+// ----------------------------------------------------------------------------- LeakyReLU --
+nlohmann::json LeakyReLU::params() const {
+  return {{"negative_slope", leaky.negative_slope()}, {"amplitude", leaky.amplitude()}};
+}
+torch::Tensor LeakyReLU::rates(const torch::Tensor& J) const {
+  return leaky.amplitude() * torch::where(J < 0, leaky.negative_slope() * J, J);
+}
+
+std::vector<std::pair<std::string, Init>> SpikingLeakyReLU::default_state() const {
+  return {{"voltage", Init(Uniform(0.0, 1.0))}};
+}
+torch::Tensor SpikingLeakyReLU::step(double dt, const torch::Tensor& J, NeuronState& state) const {
+  auto v = state.at("voltage") + torch::where(J < 0, leaky.negative_slope() * J, J) * dt;
+  auto n = torch::trunc(v);  // toward zero: negative voltage gives negative spikes
+  state["voltage"] = v - n;
+  return n * (leaky.amplitude() / dt);
+}
+NeuronTypePtr SpikingLeakyReLU::rate_twin(double) const {
+  return std::make_shared<LeakyReLU>(leaky);
+}
+
 // ------------------------------------------------------------------------------- Sigmoid --
 nlohmann::json Sigmoid::params() const { return {{"tau_ref", options.tau_ref()}}; }
 torch::Tensor Sigmoid::rates(const torch::Tensor& J) const {

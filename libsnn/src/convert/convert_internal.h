@@ -59,12 +59,15 @@ struct Converter::Impl {
     double scale = 1.0;
   };
   /// `is_output`: the layer is a model output (drop_final_softmax applies).
+  /// `negative_slope` is read for "leaky_relu" only (Keras' LeakyReLU alpha).
   Activation activation(const std::string& layer, const std::string& cls,
                         const std::string& activation, const std::vector<int64_t>& shape,
-                        bool is_output);
-  /// The neuron type for a Keras activation name (after swap_activations), nullptr for
-  /// linear; throws when it has no native form (the caller falls back).
-  std::optional<NeuronTypePtr> neuron_type_for(const std::string& activation) const;
+                        bool is_output, double negative_slope = 0.3);
+  /// The neuron type for a Keras activation name (after swap_activations, looked up by the
+  /// name and then by the native type's name), nullptr for linear; nullopt when it has no
+  /// native form (the caller falls back).
+  std::optional<NeuronTypePtr> neuron_type_for(const std::string& activation,
+                                               double negative_slope = 0.3) const;
   double scale_for(const std::string& layer) const;
 
   /// A fallback TensorNode made from a registered JSON layer type (so it saves as a spec),

@@ -100,7 +100,8 @@ double Converter::Impl::scale_for(const std::string& layer) const {
   return options.scale_firing_rates().value_or(1.0);
 }
 
-std::optional<NeuronTypePtr> Converter::Impl::neuron_type_for(const std::string& act) const {
+std::optional<NeuronTypePtr> Converter::Impl::neuron_type_for(const std::string& act,
+                                                               double negative_slope) const {
   const auto& swap = options.swap_activations();
   auto it = swap.find(act);
   if (it != swap.end()) return it->second;
@@ -109,6 +110,8 @@ std::optional<NeuronTypePtr> Converter::Impl::neuron_type_for(const std::string&
     nt = nullptr;
   } else if (act == "relu") {
     nt = std::make_shared<RectifiedLinear>();
+  } else if (act == "leaky_relu") {
+    nt = std::make_shared<LeakyReLU>(LeakyReLUOptions().negative_slope(negative_slope));
   } else if (act == "sigmoid") {
     // Nengo's Sigmoid/Tanh peak at 1/tau_ref; tau_ref 1 gives Keras' functions.
     nt = std::make_shared<Sigmoid>(SigmoidOptions().tau_ref(1.0));
@@ -134,11 +137,11 @@ Converter::Impl::Activation Converter::Impl::activation(const std::string& layer
                                                         const std::string& cls,
                                                         const std::string& act_given,
                                                         const std::vector<int64_t>& shape,
-                                                        bool is_output) {
+                                                        bool is_output, double negative_slope) {
   const int64_t n = detail::product(shape);
   std::string act = act_given;
   if (act == "softmax" && is_output && options.drop_final_softmax()) act = "linear";
-  auto nt = neuron_type_for(act);
+  auto nt = neuron_type_for(act, negative_slope);
   Activation a;
   if (nt && !*nt) {  // linear: a pass-through node
     a.target = a.output = ObjRef(net->node(NodeOptions().id(layer).size_in(n)));
@@ -146,6 +149,14 @@ Converter::Impl::Activation Converter::Impl::activation(const std::string& layer
   }
   if (nt) {
     NeuronTypePtr type = *nt;
+    if (act == "leaky_relu") {
+      // A swap brings its own slope; say so when it is not the layer's.
+      auto j = type->to_json();
+      if (j.contains("negative_slope") && j["negative_slope"].get<double>() != negative_slope)
+        warnings.push_back(who(layer, cls) + ": swapped to " + type->type() +
+                           " with negative_slope " + j["negative_slope"].dump() +
+                           ", the layer has " + nlohmann::json(negative_slope).dump());
+    }
     const double s = scale_for(layer);
     if (s != 1.0) {
       // NengoDL: gain s, amplitude / s. The gain is folded into the incoming transforms so

@@ -141,7 +141,10 @@ torch::Tensor layer_forward(const KerasLayer& l, const std::vector<torch::Tensor
            beta;
   }
   if (cls == "Activation") return keras_activation(act_of(c), x);
-  if (cls == "ReLU") return torch::relu(x);
+  if (cls == "ReLU") {  // the converter refuses max_value and threshold
+    const auto& s = c.contains("negative_slope") ? c["negative_slope"] : nlohmann::json();
+    return torch::leaky_relu(x, s.is_number() ? s.get<double>() : 0.0);
+  }
   if (cls == "ELU") return torch::elu(x, c.value("alpha", 1.0));
   if (cls == "LeakyReLU") return torch::leaky_relu(x, c.value("alpha", c.value("negative_slope", 0.3)));
   if (cls == "Softmax") return torch::softmax(x, -1);

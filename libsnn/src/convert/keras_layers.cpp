@@ -1,6 +1,7 @@
 // Keras layers -> native objects, following nengo_dl's converter table
 // (shared/reference/nengo-semantics.md section 10). Values are the flat row-major vectors of
 // channels_last arrays, so Flatten/Reshape change nothing.
+#include <cmath>
 #include <set>
 
 #include "build/layers_internal.h"
@@ -41,6 +42,14 @@ std::vector<int64_t> int_list(const std::string& w, const json& c, const std::st
     if (x < 1)
       throw SpecError(w + ": " + key + " must be >= 1, got " + c[key].dump());
   return v;
+}
+
+/// A real-valued option of a layer (`fallback` when absent or null); it must be finite.
+double number(const std::string& w, const json& c, const std::string& key, double fallback) {
+  if (!c.contains(key) || c[key].is_null()) return fallback;
+  if (!c[key].is_number() || !std::isfinite(c[key].get<double>()))
+    throw SpecError(w + ": " + key + " must be a finite number, got " + c[key].dump());
+  return c[key].get<double>();
 }
 
 std::string str(const json& c, const std::string& key, const std::string& fallback) {
@@ -337,24 +346,28 @@ Converted Converter::Impl::convert_keras_layer(const KerasLayer& l, const std::v
   if (cls == "Activation" || cls == "ReLU" || cls == "Softmax" || cls == "LeakyReLU" ||
       cls == "ELU") {
     std::string act;
+    double slope = 0.0;
     if (cls == "Activation") {
       act = str(c, "activation", "linear");
     } else if (cls == "ReLU") {
+      // As NengoDL: a ReLU with a negative slope is a LeakyReLU; a cap or threshold has no
+      // neuron type.
       const bool plain = (!c.contains("max_value") || c["max_value"].is_null()) &&
-                         c.value("negative_slope", 0.0) == 0.0 && c.value("threshold", 0.0) == 0.0;
-      if (!plain)
-        throw SpecError(w + ": ReLU with max_value, negative_slope or threshold does not convert");
-      act = "relu";
+                         c.value("threshold", 0.0) == 0.0;
+      if (!plain) throw SpecError(w + ": ReLU with max_value or threshold does not convert");
+      slope = number(w, c, "negative_slope", 0.0);
+      act = slope == 0.0 ? "relu" : "leaky_relu";
     } else if (cls == "Softmax") {
       act = "softmax";
     } else if (cls == "ELU") {
       act = "elu";
-    } else {
-      throw SpecError(w + ": LeakyReLU has no native neuron type");
+    } else {  // LeakyReLU: Keras 2 calls the slope alpha, Keras 3 negative_slope
+      act = "leaky_relu";
+      slope = number(w, c, c.contains("alpha") ? "alpha" : "negative_slope", 0.3);
     }
     if (act == "linear" || (act == "softmax" && is_output && options.drop_final_softmax()))
       return pass();
-    auto a = activation(l.name, cls, act, shape, is_output);
+    auto a = activation(l.name, cls, act, shape, is_output, slope);
     connect(x, a.target, a.scale != 1.0 ? ConnectionOptions().transform(Init(a.scale))
                                         : ConnectionOptions(),
             false);

@@ -19,9 +19,16 @@ using detail::shape_str;
 /// The Keras activation name of an activation module, empty when it is none.
 std::string activation_name(const torch::nn::Module& m) {
   if (dynamic_cast<const torch::nn::ReLUImpl*>(&m)) return "relu";
+  if (dynamic_cast<const torch::nn::LeakyReLUImpl*>(&m)) return "leaky_relu";
   if (dynamic_cast<const torch::nn::SigmoidImpl*>(&m)) return "sigmoid";
   if (dynamic_cast<const torch::nn::TanhImpl*>(&m)) return "tanh";
   return "";
+}
+
+/// The slope below zero of a LeakyReLU module (the default elsewhere: unused).
+double negative_slope(const torch::nn::Module& m) {
+  auto* leaky = dynamic_cast<const torch::nn::LeakyReLUImpl*>(&m);
+  return leaky ? leaky->options.negative_slope() : 0.3;
 }
 
 std::vector<int64_t> vec2(const torch::ExpandingArray<2>& a) { return {(*a)[0], (*a)[1]}; }
@@ -72,12 +79,17 @@ void Converter::Impl::convert_sequential() {
     const int64_t n_in = product(shape);
     // A following activation module fuses with a Linear/Conv2d.
     std::string fused;
-    if (i + 1 < mods.size()) fused = activation_name(*mods[i + 1].second);
+    double fused_slope = 0.3;
+    if (i + 1 < mods.size()) {
+      fused = activation_name(*mods[i + 1].second);
+      fused_slope = negative_slope(*mods[i + 1].second);
+    }
     Converted c;
     bool skip_next = false;
 
     auto linear_target = [&](const std::vector<int64_t>& out_shape) {
-      auto a = activation(name, m.name(), fused.empty() ? "linear" : fused, out_shape, false);
+      auto a = activation(name, m.name(), fused.empty() ? "linear" : fused, out_shape, false,
+                          fused_slope);
       skip_next = !fused.empty();
       return a;
     };
@@ -199,7 +211,7 @@ void Converter::Impl::convert_sequential() {
       c.output = c.pre_activation = ObjRef(node);
       c.shape = shape;
     } else if (!activation_name(m).empty()) {
-      auto a = activation(name, m.name(), activation_name(m), shape, false);
+      auto a = activation(name, m.name(), activation_name(m), shape, false, negative_slope(m));
       connect(x, a.target,
               a.scale != 1.0 ? ConnectionOptions().transform(Init(a.scale)) : ConnectionOptions(),
               false);
