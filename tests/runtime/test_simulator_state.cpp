@@ -6,6 +6,11 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include <filesystem>
+
+#include <unistd.h>
+
+#include "snn/checkpoint.h"
 #include "snn/network.h"
 #include "snn/simulator.h"
 #include "snn/spec.h"
@@ -142,4 +147,102 @@ TEST_CASE("fit runs each minibatch from the simulator's current state", "[simula
   auto history = sim.fit({{"in", x}}, {{"p", y}}, snn::FitOptions().progress_bar(false));
   CHECK(history.epochs.at(0).values.at("loss") == Approx(charged).epsilon(1e-12));
   CHECK(sim.n_steps() == 50);
+}
+
+namespace {
+
+/// noisy_spec plus a PES-learned connection a -> out (so the learned change and the learning
+/// rule's filter state are part of the state too).
+nlohmann::json learning_spec() {
+  auto spec = noisy_spec();
+  spec["nodes"].push_back({{"id", "out"}, {"size_in", 1}});
+  spec["connections"].push_back(
+      {{"pre", "a"}, {"post", "out"}, {"learning_rule", {{"type", "PES"}, {"learning_rate", 1e-3}}}});
+  spec["connections"].push_back({{"pre", "out"}, {"post", {{"learning_rule_of", 1}}}, {"transform", -1}});
+  spec["connections"].push_back({{"pre", "noise"}, {"post", {{"learning_rule_of", 1}}}});
+  spec["probes"].push_back({{"id", "learned"}, {"target", "out"}});
+  return spec;
+}
+
+/// A scratch file path, removed at the end of the test.
+struct ScratchFile {
+  explicit ScratchFile(const std::string& name)
+      : path((std::filesystem::temp_directory_path() /
+              (name + "_" + std::to_string(::getpid()) + ".pt"))
+                 .string()) {}
+  ~ScratchFile() {
+    std::error_code ec;
+    std::filesystem::remove(path, ec);
+  }
+  std::string path;
+};
+
+}  // namespace
+
+TEST_CASE("save_params include_state: a new simulator goes on where the first one stopped",
+          "[simulator][state][checkpoint]") {
+  ScratchFile with_state("snn_state"), params_only("snn_state_params");
+  const auto spec = learning_spec();
+  snn::Simulator first(snn::network_from_json(spec), quiet().minibatch_size(2));
+  first.run_steps(150);
+  first.save_params(with_state.path, snn::SaveParamsOptions().include_state(true));
+  first.save_params(params_only.path);
+  CHECK(snn::read_checkpoint_info(with_state.path).has_state);
+  CHECK_FALSE(snn::read_checkpoint_info(params_only.path).has_state);
+  first.run_steps(100);
+
+  snn::Simulator second(snn::network_from_json(spec), quiet().minibatch_size(2));
+  second.load_params(with_state.path, snn::LoadParamsOptions().include_state(true));
+  CHECK(second.n_steps() == 150);
+  CHECK(second.time() == Approx(0.15));
+  second.run_steps(100);
+  CHECK(second.n_steps() == 250);
+  // Neuron voltages, both synapses, the noise's position and PES's learned change all carry
+  // over: the 100 steps are the first simulator's steps 151..250, bit for bit.
+  for (const char* p : {"spikes", "value", "learned"}) {
+    INFO(p);
+    REQUIRE(second.data(p).size(1) == 100);
+    CHECK(torch::equal(second.data(p), first.data(p).narrow(1, 150, 100)));
+  }
+  // Without the state, a simulator starts at time 0 (and so runs other values).
+  snn::Simulator fresh(snn::network_from_json(spec), quiet().minibatch_size(2));
+  fresh.load_params(with_state.path);
+  CHECK(fresh.n_steps() == 0);
+  fresh.run_steps(100);
+  CHECK_FALSE(torch::equal(fresh.data("value"), second.data("value")));
+}
+
+TEST_CASE("load_params include_state refuses a state that does not fit, changing nothing",
+          "[simulator][state][checkpoint]") {
+  using Catch::Matchers::Contains;
+  ScratchFile with_state("snn_state_bad"), params_only("snn_state_bad_params");
+  const auto spec = learning_spec();
+  snn::Simulator first(snn::network_from_json(spec), quiet().minibatch_size(2));
+  first.run_steps(30);
+  first.save_params(with_state.path, snn::SaveParamsOptions().include_state(true));
+  first.save_params(params_only.path);
+
+  // A checkpoint without a state.
+  snn::Simulator other(snn::network_from_json(spec), quiet().minibatch_size(2));
+  CHECK_THROWS_WITH(other.load_params(params_only.path, snn::LoadParamsOptions().include_state(true)),
+                    Contains(params_only.path) && Contains("no simulation state"));
+  // Another minibatch size: named, and nothing loaded (parameters included).
+  snn::Simulator wider(snn::network_from_json(spec), quiet().minibatch_size(3));
+  auto ens = wider.network().find_ensemble("a");
+  const auto bias = wider.data(ens).bias.clone();
+  wider.run_steps(4);
+  CHECK_THROWS_WITH(wider.load_params(with_state.path, snn::LoadParamsOptions().include_state(true)),
+                    Contains(with_state.path) && Contains("minibatch size 2") &&
+                        Contains("this simulator's is 3"));
+  CHECK(wider.n_steps() == 4);
+  CHECK(torch::equal(wider.data(ens).bias, bias));
+  // The same parameters, but a probe without synapse: its state has no slot for the filter.
+  auto unfiltered = spec;
+  unfiltered["probes"][1]["synapse"] = nullptr;
+  snn::Simulator plain(snn::network_from_json(unfiltered), quiet().minibatch_size(2));
+  CHECK_NOTHROW(plain.load_params(with_state.path));
+  CHECK_THROWS_WITH(plain.load_params(with_state.path, snn::LoadParamsOptions().include_state(true)),
+                    Contains(with_state.path) && Contains("simulation state probe_") &&
+                        Contains("not in this simulator"));
+  CHECK(plain.n_steps() == 0);
 }

@@ -2,9 +2,9 @@
 /// \file checkpoint.h
 /// What a checkpoint (Simulator::save_params, snn-train's checkpoint.pt) says about itself,
 /// without loading its parameters: which spec it was saved from (the spec's content hash),
-/// the epoch, whether it holds an optimizer state. Loading checks parameter names and shapes
-/// only, so a checkpoint of a structurally equal spec with, say, another seed loads; comparing
-/// the hashes tells the two apart.
+/// the epoch, whether it holds an optimizer state or a simulation state. Loading checks
+/// parameter names and shapes only, so a checkpoint of a structurally equal spec with, say,
+/// another seed loads; comparing the hashes tells the two apart.
 #include <cstdint>
 #include <string>
 
@@ -19,6 +19,7 @@ struct CheckpointInfo {
   std::string library_version;
   int64_t epoch = -1;  // -1: a parameters-only checkpoint
   bool has_optimizer = false;
+  bool has_state = false;  // saved with include_state
 };
 
 /// Reads the header of a checkpoint. Throws DataError naming the file when it is missing or

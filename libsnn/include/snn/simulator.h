@@ -58,6 +58,26 @@ struct ResetOptions {
   TORCH_ARG(bool, include_processes) = true;
 };
 
+/// What Simulator::save_params writes besides the parameters and the spec's content hash.
+struct SaveParamsOptions {
+  /// >= 0: a training checkpoint, with the optimizer state and this epoch (--resume).
+  TORCH_ARG(int64_t, epoch) = -1;
+  /// NengoDL's include_state: also the simulation state (neuron and synapse state, learned
+  /// changes, the time and where processes are), so that a simulator loading it goes on
+  /// where this one stopped. Probe data is not part of it.
+  TORCH_ARG(bool, include_state) = false;
+};
+
+/// What Simulator::load_params restores besides the parameters.
+struct LoadParamsOptions {
+  /// The optimizer state (compile first): a training checkpoint.
+  TORCH_ARG(bool, training_state) = false;
+  /// The simulation state (the checkpoint must hold one, saved with the same minibatch
+  /// size): the simulator goes on from there, its time included. Probe data stays this
+  /// simulator's, so trange() then covers more steps than data() holds.
+  TORCH_ARG(bool, include_state) = false;
+};
+
 /// The result of Simulator::check_gradients: the largest difference between autograd and
 /// central finite differences, over every trainable parameter.
 struct GradientCheck {
@@ -138,10 +158,12 @@ class Simulator {
   /// the spec's content hash to `path`, atomically. With `epoch` >= 0 the optimizer state
   /// and the epoch are stored too (a training checkpoint that --resume can continue).
   void save_params(const std::string& path, int64_t epoch = -1) const;
+  void save_params(const std::string& path, SaveParamsOptions options) const;
   /// Loads what save_params wrote. Throws DataError naming the first parameter that is
-  /// missing or has another shape. With `training_state`, also restores the optimizer state
-  /// (compile first). Returns the stored epoch (0 when none).
+  /// missing or has another shape, and changes nothing then. With `training_state`, also
+  /// restores the optimizer state (compile first). Returns the stored epoch (0 when none).
   int64_t load_params(const std::string& path, bool training_state = false);
+  int64_t load_params(const std::string& path, LoadParamsOptions options);
   /// Compares autograd with central finite differences for the compiled loss on (x, y),
   /// in float64 (the simulator must be float64).
   GradientCheck check_gradients(const Inputs& x, const Targets& y, int64_t n_steps = -1,

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -148,10 +149,96 @@ void check_optimizer_state(torch::optim::Optimizer& optimizer, const std::string
   }
 }
 
+// ---- The simulation state (include_state) ----------------------------------------------
+// Every tensor of a SimState under a flat archive name ("block0_voltage", "conn_x3", ...);
+// undefined slots (a connection without synapse) are left out. The layout is the network's,
+// so two simulators of one network (and minibatch size) have the same names.
+
+/// The state's tensor slots by archive name, in a fixed order.
+std::vector<std::pair<std::string, torch::Tensor*>> state_slots(SimState& s) {
+  std::vector<std::pair<std::string, torch::Tensor*>> out;
+  for (size_t b = 0; b < s.blocks.size(); ++b)
+    for (auto& [name, t] : s.blocks[b]) out.emplace_back("block" + std::to_string(b) + "_" + name, &t);
+  auto list = [&out](const std::string& kind, std::vector<torch::Tensor>& v) {
+    for (size_t i = 0; i < v.size(); ++i) out.emplace_back(kind + std::to_string(i), &v[i]);
+  };
+  list("conn_out", s.conn_out);
+  list("conn_x", s.conn_x);
+  list("probe_out", s.probe_out);
+  list("probe_x", s.probe_x);
+  list("learned", s.learned);
+  list("learn_x", s.learn_x);
+  return out;
+}
+
+constexpr const char* kStateCounters[] = {"step", "batch", "process_seed", "process_steps"};
+
+void write_state(torch::serialize::OutputArchive& ar, const SimState& state) {
+  SimState s = state;  // shallow: state_slots wants to point into it
+  ar.write("step", c10::IValue(s.step));
+  ar.write("batch", c10::IValue(s.batch));
+  ar.write("process_seed", c10::IValue(static_cast<int64_t>(s.process_seed)));
+  ar.write("process_steps", c10::IValue(s.process_steps));
+  for (auto& [name, t] : state_slots(s))
+    if (t->defined()) ar.write(name, *t, /*is_buffer=*/true);
+}
+
+/// The state in `ar`, checked against `now` (this simulator's): the same slots, shapes and
+/// minibatch size, finite values, counters in range. Nothing of `now` changes.
+SimState read_state(torch::serialize::InputArchive& ar, const SimState& now,
+                    const std::string& path) {
+  const std::string where = path + ": simulation state";
+  auto counter = [&](const char* key, int64_t lo, int64_t hi) {
+    c10::IValue v;
+    if (!ar.try_read(key, v) || !v.isInt())
+      throw DataError(where + " has no " + key + " (a damaged file)");
+    if (v.toInt() < lo || v.toInt() > hi)
+      throw DataError(where + ": " + key + " " + std::to_string(v.toInt()) + " is out of range");
+    return v.toInt();
+  };
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max() / 2;
+  SimState s = now;
+  s.batch = counter("batch", 1, kMax);
+  if (s.batch != now.batch)
+    throw DataError(where + " is of minibatch size " + std::to_string(s.batch) +
+                    ", this simulator's is " + std::to_string(now.batch));
+  s.step = counter("step", 0, kMax);
+  s.process_seed = static_cast<uint32_t>(counter("process_seed", 0, 0xffffffffLL));
+  s.process_steps = counter("process_steps", 0, kMax);
+  std::set<std::string> known(std::begin(kStateCounters), std::end(kStateCounters));
+  known.insert("training");  // every archive module has it
+  for (auto& [name, slot] : state_slots(s)) {
+    if (!slot->defined()) continue;  // none saved either (same network)
+    torch::Tensor t;
+    if (!ar.try_read(name, t, /*is_buffer=*/true))
+      throw DataError(where + " " + name + " is missing (saved from another network)");
+    if (t.sizes() != slot->sizes())
+      throw DataError(where + " " + name + " has shape " + c10::str(t.sizes()) +
+                      ", this simulator has " + c10::str(slot->sizes()));
+    if (const std::string why = unusable(t, *slot, true); !why.empty())
+      throw DataError(where + " " + name + " " + why);
+    *slot = t.to(slot->options()).clone();
+    known.insert(name);
+  }
+  for (const auto& key : ar.keys())
+    if (!known.count(key))
+      throw DataError(where + " " + key + " is not in this simulator (saved from another network)");
+  return s;
+}
+
 }  // namespace
 
 void Simulator::save_params(const std::string& path, int64_t epoch) const {
+  save_params(path, SaveParamsOptions().epoch(epoch));
+}
+
+int64_t Simulator::load_params(const std::string& path, bool training_state) {
+  return load_params(path, LoadParamsOptions().training_state(training_state));
+}
+
+void Simulator::save_params(const std::string& path, SaveParamsOptions options) const {
   const auto& im = *impl_;
+  const int64_t epoch = options.epoch();
   torch::serialize::OutputArchive top;
   torch::serialize::OutputArchive params(top.compilation_unit());
   im.module->save(params);
@@ -166,6 +253,11 @@ void Simulator::save_params(const std::string& path, int64_t epoch) const {
       im.optimizer->save(opt);
       top.write("optimizer", opt);
     }
+  }
+  if (options.include_state()) {
+    torch::serialize::OutputArchive state(top.compilation_unit());
+    write_state(state, im.state);
+    top.write("state", state);
   }
   namespace fs = std::filesystem;
   const fs::path target(detail::output_target<DataError>(path, "checkpoint"));
@@ -198,8 +290,9 @@ void Simulator::save_params(const std::string& path, int64_t epoch) const {
   }
 }
 
-int64_t Simulator::load_params(const std::string& path, bool training_state) {
+int64_t Simulator::load_params(const std::string& path, LoadParamsOptions options) {
   auto& im = *impl_;
+  const bool training_state = options.training_state();
   if (!std::filesystem::exists(path)) throw DataError(path + ": no such checkpoint file");
   if (training_state && !im.optimizer)
     throw SpecError("load_params: compile() before loading a training state");
@@ -215,6 +308,9 @@ int64_t Simulator::load_params(const std::string& path, bool training_state) {
         Copies unused;
         read_module(*im.module, cpu_params, "", path, unused);
       }
+      torch::serialize::InputArchive cpu_state;
+      if (options.include_state() && on_cpu.try_read("state", cpu_state))
+        read_state(cpu_state, im.state, path);  // checked only: nothing changes yet
     }
     torch::serialize::InputArchive top;
     // Straight onto the simulator's device: the optimizer state is loaded as it is read, and
@@ -230,6 +326,14 @@ int64_t Simulator::load_params(const std::string& path, bool training_state) {
       throw DataError(path + ": the checkpoint has no parameters");
     Copies copies;
     read_module(*im.module, params, "", path, copies);
+    std::optional<SimState> state;
+    if (options.include_state()) {
+      torch::serialize::InputArchive saved;
+      if (!top.try_read("state", saved))
+        throw DataError(path + ": the checkpoint holds no simulation state (saved without "
+                               "include_state)");
+      state = read_state(saved, im.state, path);
+    }
     int64_t epoch = 0;
     c10::IValue e;
     if (top.try_read("epoch", e) && e.isInt()) epoch = e.toInt();
@@ -260,6 +364,7 @@ int64_t Simulator::load_params(const std::string& path, bool training_state) {
     // Only now, with everything read and checked, do the parameters change.
     torch::NoGradGuard no_grad;
     for (auto& [dst, value] : copies) dst.copy_(value);
+    if (state) im.state = std::move(*state);
     return epoch;
   } catch (const Error&) {
     throw;  // ours, already naming the file
@@ -307,6 +412,8 @@ CheckpointInfo read_checkpoint_info(const std::string& path) {
     if (top.try_read("epoch", v) && v.isInt()) info.epoch = v.toInt();
     torch::serialize::InputArchive opt;
     info.has_optimizer = top.try_read("optimizer", opt);
+    torch::serialize::InputArchive state;
+    info.has_state = top.try_read("state", state);
   } catch (const Error&) {
     throw;
   } catch (const std::exception& err) {
