@@ -313,6 +313,13 @@ TEST_CASE("bad process parameters name the JSON path", "[processes]") {
              Contains("/nodes/0/output/data/1/0") && Contains("increase"));
   pw = {{"type", "Piecewise"}, {"data", {{"0", 1}, {"x", 2}}}};
   CHECK_THAT(error_of(spec_with_node_output(pw)), Contains("/nodes/0/output/data/x"));
+  for (const char* key : {"0x10", " 1", "1e", "inf"}) {  // hex, spaces, half numbers, infinities
+    INFO(key);
+    pw = {{"type", "Piecewise"}, {"data", {{"0", 1}, {key, 2}}}};
+    CHECK_THAT(error_of(spec_with_node_output(pw)), Contains("Piecewise keys are times"));
+  }
+  pw = {{"type", "Piecewise"}, {"data", {{"0", 1}, {"1.5e-1", 2}, {"+2", 3}}}};
+  CHECK(error_of(spec_with_node_output(pw)) == "(no error)");
   pw = {{"type", "Piecewise"}, {"data", {{"0", 1}, {"1", {1, 2}}}}};
   CHECK_THAT(error_of(spec_with_node_output(pw)), Contains("/nodes/0/output/data/1"));
   pw = {{"type", "Piecewise"}, {"data", {{"0", 1}}}, {"interpolation", "cubic"}};

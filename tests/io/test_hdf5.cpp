@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include "conformance/conformance_support.h"
+#include "snn/data.h"
 #include "snn/errors.h"
 #include "snn/io.h"
 #include "snn/network.h"
@@ -171,6 +172,14 @@ TEST_CASE("read_inputs errors name the file and the dataset", "[io][hdf5]") {
   snn::testing::write_dataset(rank4, "/inputs/u", torch::zeros({1, 2, 3, 4}, torch::kFloat32));
   CHECK_THAT(data_error_message([&] { snn::read_inputs(rank4); }),
              Contains("/inputs/u") && Contains("rank 4"));
+
+  // Items without steps would run nothing.
+  const std::string no_steps = dir.file("no_steps.h5");
+  snn::testing::write_dataset(no_steps, "/inputs/u", torch::zeros({3, 0, 2}, torch::kFloat32));
+  CHECK_THAT(data_error_message([&] { snn::read_inputs(no_steps); }),
+             Contains(no_steps) && Contains("/inputs/u") && Contains("at least one step"));
+  CHECK_THAT(data_error_message([&] { snn::load_dataset(no_steps); }),  // snn-train's reader
+             Contains(no_steps) && Contains("/inputs/u") && Contains("at least one step"));
 }
 
 TEST_CASE("read_inputs on a corrupt file throws DataError naming the file", "[io][hdf5]") {

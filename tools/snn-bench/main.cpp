@@ -53,6 +53,7 @@ struct Args {
   int64_t batches = 20;
   std::string device = "cpu";
   bool json = false;
+  bool quiet = false;  // no "timing ..." lines on stderr
   bool train = false;
   int64_t clients = 16;  // serve: concurrent client threads
   bench::NetworkArgs network;
@@ -159,6 +160,11 @@ struct Baseline {
   }
 };
 
+/// What is being timed now, on stderr (the figures go to stdout), unless --quiet.
+void timing(const Args& a, const std::string& what) {
+  if (!a.quiet) std::cerr << "snn-bench: timing " << what << "..." << std::endl;
+}
+
 int run_mnist(const Args& a) {
   const torch::Device device(a.device);
   const int64_t N = a.minibatch * a.batches;
@@ -176,6 +182,7 @@ int run_mnist(const Args& a) {
 
   // --- libsnn -------------------------------------------------------------------------------
   auto fit_rate = [&](const std::string& mode) {
+    timing(a, "libsnn " + mode + "-mode training");
     snn::Simulator sim(mlp(a, mode), snn::SimulatorOptions()
                                          .minibatch_size(a.minibatch)
                                          .device(device)
@@ -190,16 +197,19 @@ int run_mnist(const Args& a) {
   const double snn_train_spiking = fit_rate("spiking");
   snn::Simulator infer(mlp(a, "rate"),
                        snn::SimulatorOptions().minibatch_size(a.minibatch).device(device).progress_bar(false));
+  timing(a, "libsnn spiking inference");
   const double snn_infer = N / median_seconds([&] { infer.predict({{"img", x}}, a.eval_steps); });
   snn::Simulator infer_steps(mlp(a, "rate"), snn::SimulatorOptions()
                                                  .minibatch_size(a.minibatch)
                                                  .device(device)
                                                  .progress_bar(false)
                                                  .layered(false));
+  timing(a, "libsnn spiking inference, step loop");
   const double snn_infer_steps =
       N / median_seconds([&] { infer_steps.predict({{"img", x}}, a.eval_steps); });
 
   // --- naive LibTorch baseline ---------------------------------------------------------------
+  timing(a, "the LibTorch baseline");
   Baseline base(a.neurons, device);
   torch::optim::Adam opt({base.w1, base.b1, base.w2}, torch::optim::AdamOptions(1e-3));
   const double base_train = N / median_seconds([&] {
@@ -263,6 +273,7 @@ int run_mnist(const Args& a) {
 /// throughput over --steps steps for a minibatch.
 int run_network(const Args& a) {
   const torch::Device device(a.device);
+  timing(a, a.name + ": build");
   const double t0 = now();
   snn::NetworkPtr net = bench::build_benchmark(a.network);
   snn::Simulator sim(net, snn::SimulatorOptions()
@@ -284,6 +295,7 @@ int run_network(const Args& a) {
   for (const auto& e : net->all_ensembles()) neurons += e->n_neurons();
   result["neurons"] = neurons;
   double rate = 0;
+  timing(a, a.name + (a.train ? ": training" : ": simulation"));
   if (a.train) {
     const int64_t size = net->find_probe("p")->size();
     const int64_t items = a.minibatch * 4;
@@ -340,6 +352,7 @@ int run_serve(const Args& a) {
                          .dump());
   }
   auto requests_per_s = [&](int64_t max_batch) {
+    timing(a, "snn::InferenceService with max batch " + std::to_string(max_batch));
     snn::InferenceService service(net, "",
                                   snn::ServeOptions()
                                       .name("mlp")
@@ -430,6 +443,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 1024));
   app.add_option("--device", a.device, "cpu or cuda[:i]");
   app.add_flag("--json", a.json, "print one JSON object");
+  app.add_flag("--quiet,-q", a.quiet, "no \"timing ...\" lines on stderr, only the figures");
   app.set_version_flag("--version", snn::version());
   if (auto status = snn::cli::parse_command_line(app, argc, argv, "snn-bench")) return *status;
   return snn::cli::report_errors("snn-bench", [&] {

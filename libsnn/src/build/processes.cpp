@@ -398,8 +398,10 @@ std::vector<double> read_values(const json& v, const std::string& path) {
 double read_time_key(const std::string& key, const std::string& path) {
   size_t used = 0;
   double t = 0;
+  // Decimal numbers only: stod alone would also take hex ("0x10") and leading spaces.
+  const bool decimal = !key.empty() && key.find_first_not_of("0123456789+-.eE") == std::string::npos;
   try {
-    t = std::stod(key, &used);
+    if (decimal) t = std::stod(key, &used);
   } catch (const std::exception&) {
     used = 0;
   }

@@ -20,6 +20,9 @@ torch::Tensor read_array(const H5::DataSet& ds, const std::string& where) {
   std::vector<hsize_t> dims(static_cast<size_t>(rank));
   space.getSimpleExtentDims(dims.data());
   std::vector<int64_t> sizes(dims.begin(), dims.end());
+  if (rank == 3 && sizes[1] == 0)  // items without steps: nothing would run
+    throw DataError(where + ": expected at least one step (n_steps >= 1), got shape (" +
+                    std::to_string(sizes[0]) + ", 0, " + std::to_string(sizes[2]) + ")");
   torch::Tensor t;
   switch (ds.getTypeClass()) {
     case H5T_FLOAT: {

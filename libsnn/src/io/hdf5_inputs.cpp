@@ -52,6 +52,9 @@ torch::Tensor read_input_dataset(const H5::Group& inputs, const std::string& nam
   space.getSimpleExtentDims(dims.data());
   std::vector<int64_t> sizes(dims.begin(), dims.end());
   if (sizes[0] == 0) throw DataError(where + ": expected at least one item (N >= 1), got N = 0");
+  if (rank == 3 && sizes[1] == 0)
+    throw DataError(where + ": expected at least one step (n_steps >= 1), got shape (" +
+                    std::to_string(sizes[0]) + ", 0, " + std::to_string(sizes[2]) + ")");
   const bool f32 = bytes == 4;
   torch::Tensor t = torch::empty(sizes, f32 ? torch::kFloat32 : torch::kFloat64);
   if (t.numel() > 0) {
