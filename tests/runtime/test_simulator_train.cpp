@@ -11,8 +11,10 @@
 
 #include <unistd.h>
 
+#include "snn/errors.h"
 #include "snn/network.h"
 #include "snn/simulator.h"
+#include "snn/tensor_node.h"
 
 namespace {
 
@@ -221,6 +223,108 @@ TEST_CASE("check_gradients needs a float64 simulator", "[train][runtime][gradien
   sim.compile(mse(OptimizerOptions()));
   CHECK_THROWS_WITH(sim.check_gradients({{"in", torch::zeros({1, 3})}}, {{"p", torch::zeros({1, 2})}}),
                     Catch::Matchers::Contains("float64"));
+}
+
+namespace {
+
+/// y = 2x forward, but a backward that claims 3: a bug check_gradients must find.
+struct WrongDouble : torch::autograd::Function<WrongDouble> {
+  static torch::Tensor forward(torch::autograd::AutogradContext*, torch::Tensor x) { return 2 * x; }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext*,
+                                                 torch::autograd::variable_list g) {
+    return {3 * g[0]};
+  }
+};
+struct WrongTwiceImpl : torch::nn::Module {
+  torch::Tensor forward(torch::Tensor x) { return WrongDouble::apply(x); }
+};
+TORCH_MODULE(WrongTwice);
+
+}  // namespace
+
+TEST_CASE("check_gradients by inputs: a linear map's Jacobian is its transform",
+          "[train][runtime][gradients]") {
+  // in (2) -> out (3) through W, no synapse: out[b, t] = W in[b, t], so the Jacobian (input
+  // entries x output entries) holds W^T where item and step agree, zeros elsewhere.
+  auto net = std::make_shared<snn::Network>(snn::NetworkOptions().seed(1));
+  auto in = net->node(snn::NodeOptions().id("in").size_out(2));
+  auto out = net->node(snn::NodeOptions().id("out").size_in(3));
+  auto W = torch::tensor({{1.0, -2.0}, {0.5, 3.0}, {-1.5, 0.25}}, torch::kFloat64);
+  net->connect(in, out, snn::ConnectionOptions().synapse(nullptr).transform(W));
+  net->probe(out, snn::ProbeOptions().id("p"));
+  snn::Simulator sim(net, f64(2));
+  const auto grads = sim.check_gradients(snn::GradientCheckOptions().n_steps(3));
+  auto expect = torch::zeros({2 * 3 * 2, 2 * 3 * 3}, torch::kFloat64);
+  for (int64_t b = 0; b < 2; ++b)
+    for (int64_t t = 0; t < 3; ++t)
+      expect.narrow(0, (b * 3 + t) * 2, 2).narrow(1, (b * 3 + t) * 3, 3).copy_(W.t());
+  const auto& g = grads.at("p");
+  CHECK(torch::allclose(g.analytic.at("in"), expect, 0, 1e-12));
+  CHECK(torch::allclose(g.numeric.at("in"), expect, 0, 1e-8));
+  CHECK(sim.n_steps() == 0);  // the simulator's own state is left alone
+}
+
+TEST_CASE("check_gradients by inputs passes through neurons, synapses and a TensorNode, and "
+          "finds a wrong backward",
+          "[train][runtime][gradients]") {
+  auto make = [](bool wrong) {
+    auto net = std::make_shared<snn::Network>(snn::NetworkOptions().seed(5));
+    net->settings().lif_smoothing(0.1);  // SoftLIFRate in training: smooth everywhere
+    auto in = net->node(snn::NodeOptions().id("in").size_out(2));
+    auto a = net->ensemble(snn::EnsembleOptions(8, 2).id("a"));
+    net->connect(in, a, snn::ConnectionOptions().synapse(nullptr));
+    snn::NodePtr layer;
+    if (wrong) {
+      layer = snn::tensor_node(*net, snn::TensorNodeOptions().id("layer").shape_in({2}).module(
+                                         WrongTwice()));
+    } else {
+      torch::manual_seed(2);
+      layer = snn::tensor_node(*net, snn::TensorNodeOptions().id("layer").shape_in({2}).module(
+                                         torch::nn::Linear(torch::nn::LinearOptions(2, 2).bias(true))));
+    }
+    net->connect(a, layer, snn::ConnectionOptions().synapse(0.005));
+    net->probe(layer, snn::ProbeOptions().id("p").synapse(0.01));
+    net->probe(a, snn::ProbeOptions().id("decoded"));
+    return net;
+  };
+  snn::Simulator sim(make(false), f64(1));
+  torch::manual_seed(9);
+  auto x = torch::rand({1, 5, 2}, torch::kFloat64) - 0.5;
+  const auto grads = sim.check_gradients(snn::GradientCheckOptions().inputs({{"in", x}}));
+  REQUIRE(grads.count("p") == 1);
+  REQUIRE(grads.count("decoded") == 1);
+  const auto& j = grads.at("p").analytic.at("in");  // (5 steps x 2, 5 steps x 2)
+  REQUIRE(j.sizes() == torch::IntArrayRef({10, 10}));
+  // Causal: no output step depends on a later input step; and the input does reach it.
+  for (int64_t ti = 0; ti < 5; ++ti)
+    for (int64_t to = 0; to < ti; ++to)
+      CHECK(j.narrow(0, ti * 2, 2).narrow(1, to * 2, 2).abs().max().item<double>() == 0.0);
+  CHECK(j.abs().max().item<double>() > 1e-3);
+  // Only the chosen probe when asked.
+  auto p = sim.network().find_probe("p");
+  CHECK(sim.check_gradients(snn::GradientCheckOptions().inputs({{"in", x}}).outputs({p})).size() == 1);
+
+  snn::Simulator bad(make(true), f64(1));
+  CHECK_THROWS_AS(bad.check_gradients(snn::GradientCheckOptions().inputs({{"in", x}})),
+                  snn::SimulationError);
+  CHECK_THROWS_WITH(bad.check_gradients(snn::GradientCheckOptions().inputs({{"in", x}})),
+                    Catch::Matchers::Contains("d(probe \"p\")/d(input \"in\")") &&
+                        Catch::Matchers::Contains("differs"));
+  // The probe before the wrong layer still passes alone.
+  CHECK_NOTHROW(bad.check_gradients(snn::GradientCheckOptions().inputs({{"in", x}}).outputs(
+      {bad.network().find_probe("decoded")})));
+}
+
+TEST_CASE("check_gradients by inputs needs inputs to differentiate by",
+          "[train][runtime][gradients]") {
+  auto net = std::make_shared<snn::Network>();
+  auto c = net->node(snn::NodeOptions().id("c").output(1.0));
+  net->probe(c, snn::ProbeOptions().id("p"));
+  snn::Simulator sim(net, f64(1));
+  CHECK_THROWS_WITH(sim.check_gradients(), Catch::Matchers::Contains("no input nodes"));
+  snn::Simulator f32(linear_net(torch::zeros({2, 3})),
+                     snn::SimulatorOptions().dtype(torch::kFloat32).progress_bar(false));
+  CHECK_THROWS_WITH(f32.check_gradients(), Catch::Matchers::Contains("float64"));
 }
 
 TEST_CASE("a net trained as rates gives the same mean output with spikes",

@@ -87,6 +87,29 @@ struct GradientCheck {
   bool passed = false;  // NengoDL's tolerances: atol 1e-5, rtol 1e-3 (float64)
 };
 
+/// NengoDL's form of Simulator::check_gradients: the probes' outputs against the input
+/// nodes' data, in training mode, from the initial state.
+struct GradientCheckOptions {
+  /// Data for input nodes, (minibatch, n_steps, size) each; empty: zeros for every input
+  /// placeholder (Node without output), over `n_steps`.
+  TORCH_ARG(Inputs, inputs);
+  /// Steps when `inputs` is empty (NengoDL: 2).
+  TORCH_ARG(int64_t, n_steps) = 2;
+  /// Probes to check; empty: every probe.
+  TORCH_ARG(std::vector<ProbePtr>, outputs);
+  /// An entry fails when |analytic - numeric| >= atol + rtol |numeric| (NengoDL's rule).
+  TORCH_ARG(double, atol) = 1e-5;
+  TORCH_ARG(double, rtol) = 1e-3;
+  /// Step of the central differences.
+  TORCH_ARG(double, epsilon) = 1e-6;
+};
+
+/// The Jacobians of one probe's output: per input node, (input elements, output elements)
+/// as tf.test.compute_gradient lays them out, from autograd and from central differences.
+struct ProbeGradients {
+  std::map<std::string, torch::Tensor> analytic, numeric;
+};
+
 /// What the build made of an ensemble (float64, CPU; live values after training). A Direct
 /// ensemble has identity encoders and eval points; its gain, bias, max_rates and intercepts
 /// are undefined tensors (Nengo's None).
@@ -168,6 +191,13 @@ class Simulator {
   /// in float64 (the simulator must be float64).
   GradientCheck check_gradients(const Inputs& x, const Targets& y, int64_t n_steps = -1,
                                 double epsilon = 1e-6);
+  /// NengoDL's check_gradients: every entry of d(probe output)/d(input data) from autograd
+  /// against central differences (float64 simulator). Throws SimulationError naming the
+  /// probe, the input and the worst entry when one differs (or is NaN); returns the
+  /// Jacobians by probe id. Runs from the initial state and leaves the simulator's state
+  /// alone. Costs two runs per input element and one backward pass per output element:
+  /// meant for small checks, e.g. of a custom TensorNode's backward.
+  std::map<std::string, ProbeGradients> check_gradients(GradientCheckOptions options = {});
 
   // ---- NengoDL's parameter transfer ----------------------------------------------------
   /// NengoDL's get_nengo_params for an ensemble: its options with the trained values as

@@ -411,4 +411,136 @@ GradientCheck Simulator::check_gradients(const Inputs& x, const Targets& y, int6
   return result;
 }
 
+namespace {
+
+/// "[item, step, index]" of element `flat` of a (batch, steps, size) tensor.
+std::string element(int64_t flat, const torch::Tensor& t) {
+  const int64_t size = t.size(2), steps = t.size(1);
+  return "[" + std::to_string(flat / (steps * size)) + ", " + std::to_string(flat / size % steps) +
+         ", " + std::to_string(flat % size) + "]";
+}
+
+}  // namespace
+
+std::map<std::string, ProbeGradients> Simulator::check_gradients(GradientCheckOptions options) {
+  auto& im = *impl_;
+  if (im.dtype != torch::kFloat64)
+    throw SpecError("check_gradients: needs a float64 simulator (SimulatorOptions().dtype)");
+  const int64_t B = im.options.minibatch_size();
+  Inputs raw = options.inputs();
+  int64_t T = options.n_steps();
+  if (raw.empty()) {
+    if (T < 1)
+      throw SpecError("check_gradients: n_steps must be >= 1, got " + std::to_string(T));
+    for (const auto& node : im.network->all_nodes())
+      if (node->kind() == Node::Kind::Input)
+        raw[node->id()] = torch::zeros({B, T, node->size_out()}, torch::kFloat64);
+    if (raw.empty())
+      throw SpecError("check_gradients: the network has no input nodes to differentiate by "
+                      "(check_gradients(x, y) checks the parameters' gradients)");
+  } else {
+    for (const auto& [id, t] : raw)
+      if (!t.defined() || t.dim() != 3)
+        throw DataError("check_gradients: input data for \"" + id +
+                        "\": expected (minibatch, n_steps, size)");
+    T = raw.begin()->second.size(1);
+  }
+  const auto prepared = im.prepare(raw, B, T);  // shapes, steps, finite values
+  const auto f64 = torch::TensorOptions().dtype(torch::kFloat64).device(im.options.device());
+
+  std::vector<std::pair<std::string, size_t>> probes;  // id, position
+  for (const auto& p : options.outputs()) {
+    if (!p) throw SpecError("check_gradients: an output probe is null");
+    probes.emplace_back(p->id(), im.probe_position(p.get()));
+  }
+  if (options.outputs().empty())
+    for (size_t i = 0; i < im.model->probes.size(); ++i)
+      probes.emplace_back(im.model->probes[i].probe->id(), i);
+  if (probes.empty()) throw SpecError("check_gradients: the network has no probes");
+
+  TrainingScope training(*im.module);
+  auto run = [&](const Inputs& in) {
+    SimState state = im.module->initial_state(B);
+    return im.module->forward(state, in, T);
+  };
+  std::vector<std::string> ids;
+  std::vector<torch::Tensor> leaves;
+  Inputs with_grad, plain;
+  for (const auto& [id, t] : prepared) {
+    ids.push_back(id);
+    leaves.push_back(t.to(f64).detach().clone().requires_grad_(true));
+    with_grad[id] = leaves.back();
+    plain[id] = t.to(f64).detach().clone();
+  }
+
+  // Autograd: one backward pass per output element.
+  std::map<std::string, ProbeGradients> result;
+  std::vector<torch::Tensor> outputs;
+  {
+    auto outs = run(with_grad);
+    for (const auto& [pid, pos] : probes) {
+      auto y = outs[pos].reshape(-1);
+      outputs.push_back(outs[pos].detach());
+      auto& r = result[pid];
+      for (size_t k = 0; k < ids.size(); ++k)
+        r.analytic[ids[k]] = torch::zeros({leaves[k].numel(), y.numel()}, torch::kFloat64);
+      if (!y.requires_grad()) continue;  // depends on no input (nor parameter)
+      for (int64_t j = 0; j < y.numel(); ++j) {
+        auto g = torch::autograd::grad({y[j]}, leaves, {}, /*retain_graph=*/true,
+                                       /*create_graph=*/false, /*allow_unused=*/true);
+        for (size_t k = 0; k < ids.size(); ++k)
+          if (g[k].defined()) r.analytic[ids[k]].select(1, j).copy_(g[k].reshape(-1).cpu());
+      }
+    }
+  }
+
+  // Central differences: two runs per input element.
+  {
+    torch::NoGradGuard no_grad;
+    for (const auto& [pid, pos] : probes)
+      for (size_t k = 0; k < ids.size(); ++k)
+        result[pid].numeric[ids[k]] = torch::zeros_like(result[pid].analytic[ids[k]]);
+    const double eps = options.epsilon();
+    for (size_t k = 0; k < ids.size(); ++k) {
+      auto flat = plain[ids[k]].view(-1);  // contiguous: perturbs the input in place
+      for (int64_t i = 0; i < flat.numel(); ++i) {
+        const double orig = flat[i].item<double>();
+        flat[i].fill_(orig + eps);
+        auto up = run(plain);
+        flat[i].fill_(orig - eps);
+        auto down = run(plain);
+        flat[i].fill_(orig);
+        for (const auto& [pid, pos] : probes)
+          result[pid].numeric[ids[k]].select(0, i).copy_(
+              ((up[pos] - down[pos]).reshape(-1) / (2 * eps)).cpu());
+      }
+    }
+  }
+
+  // NengoDL's rule, entry by entry.
+  for (size_t p = 0; p < probes.size(); ++p) {
+    const auto& pid = probes[p].first;
+    for (size_t k = 0; k < ids.size(); ++k) {
+      const auto& a = result[pid].analytic[ids[k]];
+      const auto& n = result[pid].numeric[ids[k]];
+      const std::string which = "d(probe \"" + pid + "\")/d(input \"" + ids[k] + "\")";
+      if (torch::isnan(a).any().item<bool>() || torch::isnan(n).any().item<bool>())
+        throw SimulationError("check_gradients: NaN in " + which);
+      auto excess = (a - n).abs() - (options.atol() + options.rtol() * n.abs());
+      auto fail = excess >= 0;
+      const int64_t n_fail = fail.sum().item<int64_t>();
+      if (n_fail == 0) continue;
+      const int64_t worst = excess.argmax().item<int64_t>();
+      const int64_t i = worst / a.size(1), j = worst % a.size(1);
+      throw SimulationError("check_gradients: " + which + " differs from central differences at " +
+                            std::to_string(n_fail) + " of " + std::to_string(a.numel()) +
+                            " entries; worst: input " + element(i, leaves[k]) + " -> output " +
+                            element(j, outputs[p]) + ": analytic " +
+                            std::to_string(a.view(-1)[worst].item<double>()) + ", numeric " +
+                            std::to_string(n.view(-1)[worst].item<double>()));
+    }
+  }
+  return result;
+}
+
 }  // namespace snn
