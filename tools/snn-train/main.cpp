@@ -403,7 +403,6 @@ int64_t fit_steps(Split& s, std::optional<int64_t> wanted, const std::string& wh
 
 // ---- the run folder ----------------------------------------------------------------------
 
-/// Writes `text` to `path` through a temporary file in the same folder and a rename.
 /// An optimizer as train-block JSON with every option that applies to its type.
 json optimizer_json(const snn::OptimizerOptions& o) {
   json j = {{"type", o.type()}, {"lr", o.lr()}, {"weight_decay", o.weight_decay()},
@@ -435,6 +434,7 @@ json loss_json(const snn::LossOptions& l) {
   return j;
 }
 
+/// Writes `text` to `path` through a temporary file in the same folder and a rename.
 void write_atomically(const fs::path& path, const std::string& text) {
   const fs::path tmp = path.parent_path() / ("." + path.filename().string() + ".tmp");
   {

@@ -259,9 +259,7 @@ void Simulator::save_params(const std::string& path, SaveParamsOptions options) 
     write_state(state, im.state);
     top.write("state", state);
   }
-  namespace fs = std::filesystem;
-  const fs::path target(detail::output_target<DataError>(path, "checkpoint"));
-  const fs::path tmp = target.parent_path() / (".tmp-" + target.filename().string());
+  const std::string target = detail::output_target<DataError>(path, "checkpoint");
   // Serialised in memory first: LibTorch's file writer finishes the archive in its
   // destructor, where a write error (a full disk) ends the process.
   std::ostringstream bytes;
@@ -270,24 +268,8 @@ void Simulator::save_params(const std::string& path, SaveParamsOptions options) 
   } catch (const c10::Error& e) {
     throw DataError(path + ": cannot write the checkpoint: " + first_line(e.what()));
   }
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    const std::string data = bytes.str();
-    if (out) out.write(data.data(), static_cast<std::streamsize>(data.size()));
-    if (out) out.close();
-    if (!out) {
-      const int err = errno;
-      std::error_code ec;
-      fs::remove(tmp, ec);
-      throw DataError(path + ": cannot write the checkpoint: " + std::strerror(err));
-    }
-  }
-  std::error_code ec;
-  fs::rename(tmp, target, ec);
-  if (ec) {
-    fs::remove(tmp, ec);
-    throw DataError(path + ": cannot write the checkpoint: " + ec.message());
-  }
+  if (auto failed = detail::write_atomically(target, bytes.str()))
+    throw DataError(path + ": cannot write the checkpoint: " + failed->reason);
 }
 
 int64_t Simulator::load_params(const std::string& path, LoadParamsOptions options) {

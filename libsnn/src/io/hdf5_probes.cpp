@@ -149,20 +149,9 @@ void write_file(const Simulator& sim, const std::string& path, torch::Dtype dtyp
   } catch (const H5::Exception& e) {
     throw folder_problem(e.getDetailMsg());
   }
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (out) out.write(image.data(), static_cast<std::streamsize>(image.size()));
-    if (out) out.close();  // a full disk shows at the close at the latest
-    if (!out) {
-      const std::string reason = std::strerror(errno);
-      std::remove(tmp.c_str());
-      throw folder_problem(reason);
-    }
-  }
-  if (std::rename(tmp.c_str(), target.c_str()) != 0) {
-    const std::string reason = std::strerror(errno);
-    std::remove(tmp.c_str());
-    throw DataError(path + ": cannot write the probe file: " + reason);
+  if (auto failed = detail::write_atomically(target, image)) {
+    if (!failed->replacing) throw folder_problem(failed->reason);
+    throw DataError(path + ": cannot write the probe file: " + failed->reason);
   }
 }
 

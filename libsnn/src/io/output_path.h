@@ -4,8 +4,15 @@
 // the path names, so a device (/dev/null), a FIFO or a socket given as the output would be
 // destroyed rather than written to, and a symbolic link would be replaced by a file rather
 // than its target updated. output_target refuses the first and follows the second.
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <optional>
 #include <string>
+
+#include <unistd.h>
 
 namespace snn::detail {
 
@@ -30,6 +37,37 @@ std::string output_target(const std::string& path, const std::string& what) {
             (fs::is_directory(st) ? "it is a folder"
                                   : "it is not a regular file (a device, FIFO or socket)"));
   return target.string();
+}
+
+/// Why write_atomically failed: the system's reason, and whether the bytes were written and
+/// only the rename onto the target failed.
+struct WriteFailure {
+  std::string reason;
+  bool replacing = false;
+};
+
+/// Writes `bytes` to `target` (an output_target) through a temporary file in the same folder
+/// (`<target>.tmp.<pid>`) and a rename: a failure at any point leaves the old file or none,
+/// and no temporary file. Returns the failure, for the caller's own message.
+inline std::optional<WriteFailure> write_atomically(const std::string& target,
+                                                    const std::string& bytes) {
+  const std::string tmp = target + ".tmp." + std::to_string(::getpid());
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (out) out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    if (out) out.close();  // a full disk shows at the close at the latest
+    if (!out) {
+      WriteFailure failure{std::strerror(errno), false};
+      std::remove(tmp.c_str());
+      return failure;
+    }
+  }
+  if (std::rename(tmp.c_str(), target.c_str()) != 0) {
+    WriteFailure failure{std::strerror(errno), true};
+    std::remove(tmp.c_str());
+    return failure;
+  }
+  return std::nullopt;
 }
 
 }  // namespace snn::detail

@@ -381,23 +381,10 @@ void save_network(const Network& network, const std::string& path) {
   write_pretty(text, network_spec(network), 0);
   text += "\n";
   const std::string target = detail::output_target<SpecError>(path, "network spec");
-  const std::string tmp = target + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw SpecError(path + ": cannot write the network spec: " + std::strerror(errno));
-    out << text;
-    out.close();  // a full disk shows at the close
-    if (!out) {
-      const int err = errno;
-      std::remove(tmp.c_str());
-      throw SpecError(path + ": cannot write the network spec: " + std::strerror(err));
-    }
-  }
-  if (std::rename(tmp.c_str(), target.c_str()) != 0) {
-    const int err = errno;
-    std::remove(tmp.c_str());
-    throw SpecError(path + ": cannot replace the network spec: " + std::strerror(err));
-  }
+  if (auto failed = detail::write_atomically(target, text))
+    throw SpecError(path + (failed->replacing ? ": cannot replace the network spec: "
+                                              : ": cannot write the network spec: ") +
+                    failed->reason);
 }
 
 }  // namespace snn
