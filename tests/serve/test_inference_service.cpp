@@ -283,6 +283,8 @@ TEST_CASE("serve: bad infer requests get 4xx with a message naming the field", "
   };
   const std::vector<Case> cases = {
       {"{\"inputs\": [", 400, "invalid JSON"},
+      {"", 400, "empty body"},
+      {" \r\n", 400, "empty body"},
       {"[1, 2]", 400, "expected a JSON object"},
       {R"({"parameters": {"n_steps": 2}})", 400, "request: missing \"inputs\""},
       {R"({"inputs": {}, "parameters": {"n_steps": 2}})", 400, "inputs: expected an array"},

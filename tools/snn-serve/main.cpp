@@ -204,6 +204,13 @@ void configure_http(httplib::Server& server, snn::InferenceService& service, con
         return refuse(400, "invalid Content-Length \"" + declared.substr(0, 40) + "\"");
       if (std::stoull(declared) > limit) return refuse(413, "");
     }
+    // Without Content-Length or chunked encoding a request has no body (RFC 9112 6.3);
+    // httplib would read until the client closes, which a waiting client never does.
+    std::string encoding = req.get_header_value("Transfer-Encoding");
+    std::transform(encoding.begin(), encoding.end(), encoding.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (!req.has_header("Content-Length") && encoding.find("chunked") == std::string::npos)
+      return answer(service, req, std::string(), res);
     // The limit holds for chunked and compressed bodies too, whose size httplib does not
     // check: what arrives here is decompressed.
     std::string body;

@@ -199,6 +199,8 @@ const ModelSignature::Port* ModelSignature::find_output(const std::string& name)
 
 InferRequest parse_infer_request(const std::string& body, const ModelSignature& sig,
                                  const RequestLimits& limits) {
+  if (body.find_first_not_of(" \t\r\n") == std::string::npos)
+    throw bad_request("empty body: expected a JSON infer request");
   json doc;
   try {
     // A request nests 4 levels at most ({"inputs": [{"data": [[[...]]]}]}); far deeper
