@@ -519,6 +519,62 @@ TEST_CASE("Converter: LeakyReLU and ReLU(negative_slope) become LeakyReLU neuron
   CHECK_THROWS_WITH(snn::Converter(path), Contains("\"lr2\"") && Contains("max_value"));
 }
 
+TEST_CASE("Converter: UpSampling1D and UpSampling2D repeat every element natively", "[converter]") {
+  using snn::testing::fn_layer;
+  snn::testing::TempDir dir("snn_converter_upsampling");
+  torch::manual_seed(6);
+  auto rnd = [](std::vector<int64_t> s) {
+    return torch::randn(s, torch::kFloat64).to(torch::kFloat32).to(torch::kFloat64);
+  };
+  // 2-D: in (3, 2, 2) -> UpSampling2D(size (2, 3)) -> (6, 6, 2) -> Flatten -> Dense(4).
+  const auto path2 = dir.file("up2.h5");
+  auto k2 = rnd({72, 4}), b2 = rnd({4});
+  auto up2 = [](const nlohmann::json& interpolation) {
+    return fn_layer("UpSampling2D", "up",
+                    {{"size", {2, 3}}, {"data_format", "channels_last"}, {"interpolation", interpolation}},
+                    {"in"});
+  };
+  auto cfg2 = [&](const nlohmann::json& interpolation) {
+    return snn::testing::functional_config(
+        {fn_layer("InputLayer", "in", {{"batch_input_shape", {nullptr, 3, 2, 2}}}, {}), up2(interpolation),
+         fn_layer("Flatten", "flat", nlohmann::json::object(), {"up"}),
+         fn_layer("Dense", "out", {{"units", 4}, {"activation", "linear"}, {"use_bias", true}}, {"flat"})},
+        "in", "out");
+  };
+  const std::vector<snn::testing::TestLayer> weights2 = {
+      {"in", {}}, {"up", {}}, {"flat", {}}, {"out", {{"kernel", k2}, {"bias", b2}}}};
+  snn::testing::write_keras_file(path2, cfg2("nearest"), weights2);
+  snn::Converter conv2(path2);
+  CHECK(conv2.fallbacks().empty());
+  CHECK(conv2.layer_shape("up") == std::vector<int64_t>{6, 6, 2});
+  auto x2 = torch::randn({5, 3, 2, 2}, torch::kFloat64);
+  auto up = torch::zeros({5, 6, 6, 2}, torch::kFloat64);  // written out: up[h, w] = x[h / 2, w / 3]
+  for (int64_t h = 0; h < 6; ++h)
+    for (int64_t w = 0; w < 6; ++w) up.select(1, h).select(1, w).copy_(x2.select(1, h / 2).select(1, w / 3));
+  CHECK(max_abs(run_object(conv2, conv2.layer("up"), x2), up) < 1e-12);
+  CHECK(max_abs(conv2.run(x2).at("out"), up.reshape({5, 72}).matmul(k2) + b2) < 1e-9);
+  CHECK(conv2.verify(x2, 1e-9).passed);
+  snn::testing::write_keras_file(path2, cfg2("bilinear"), weights2);
+  CHECK_THROWS_WITH(snn::Converter(path2), Contains("\"up\"") && Contains("bilinear"));
+
+  // 1-D: in (4, 3) -> UpSampling1D(size 3) -> (12, 3) -> Flatten -> Dense(2, relu).
+  const auto path1 = dir.file("up1.h5");
+  auto k1 = rnd({36, 2});
+  auto cfg1 = snn::testing::functional_config(
+      {fn_layer("InputLayer", "in", {{"batch_input_shape", {nullptr, 4, 3}}}, {}),
+       fn_layer("UpSampling1D", "up", {{"size", 3}}, {"in"}),
+       fn_layer("Flatten", "flat", nlohmann::json::object(), {"up"}),
+       fn_layer("Dense", "out", {{"units", 2}, {"activation", "relu"}, {"use_bias", false}}, {"flat"})},
+      "in", "out");
+  snn::testing::write_keras_file(path1, cfg1, {{"in", {}}, {"up", {}}, {"flat", {}}, {"out", {{"kernel", k1}}}});
+  snn::Converter conv1(path1);
+  auto x1 = torch::randn({3, 4, 3}, torch::kFloat64);
+  auto up1 = torch::zeros({3, 12, 3}, torch::kFloat64);
+  for (int64_t t = 0; t < 12; ++t) up1.select(1, t).copy_(x1.select(1, t / 3));
+  CHECK(max_abs(conv1.run(x1).at("out"), torch::relu(up1.reshape({3, 36}).matmul(k1))) < 1e-9);
+  CHECK(conv1.verify(x1, 1e-9).passed);
+}
+
 TEST_CASE("Converter: impossible layer options and weights fail cleanly", "[converter]") {
   using snn::testing::fn_layer;
   snn::testing::TempDir dir("snn_converter_bad");

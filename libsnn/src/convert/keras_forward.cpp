@@ -186,6 +186,14 @@ torch::Tensor layer_forward(const KerasLayer& l, const std::vector<torch::Tensor
     }
     return torch::constant_pad_nd(x, pad, 0.0);
   }
+  if (cls == "UpSampling1D" || cls == "UpSampling2D") {  // (N, [H,] W, C): repeat each axis
+    const json& size = c.contains("size") ? c["size"] : json(2);
+    const int64_t dims = cls == "UpSampling1D" ? 1 : 2;
+    auto y = x;
+    for (int64_t a = 0; a < dims; ++a)
+      y = y.repeat_interleave(size.is_array() ? size[a].get<int64_t>() : size.get<int64_t>(), a + 1);
+    return y;
+  }
   throw SpecError(path + ": Keras layer \"" + l.name + "\" (" + cls +
                   "): no reference forward for this layer class");
 }

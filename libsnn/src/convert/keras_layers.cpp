@@ -464,6 +464,34 @@ Converted Converter::Impl::convert_keras_layer(const KerasLayer& l, const std::v
     return out;
   }
 
+  if (cls == "UpSampling1D" || cls == "UpSampling2D") {
+    // Nearest-neighbour repetition, as NengoDL: a node of the output's size fed by the input
+    // with every element picked as often as it is repeated (a pre slice with repeats).
+    const size_t dims = cls == "UpSampling1D" ? 1 : 2;
+    if (shape.size() != dims + 1) throw SpecError(w + ": expected an input of rank " + std::to_string(dims + 1));
+    if (str(c, "data_format", "channels_last") != "channels_last")
+      throw SpecError(w + ": only data_format channels_last converts");
+    if (str(c, "interpolation", "nearest") != "nearest")
+      throw SpecError(w + ": only interpolation \"nearest\" converts (not \"" +
+                      str(c, "interpolation", "") + "\")");
+    const auto size = int_list(w, c, "size", dims, std::vector<int64_t>(dims, 2));
+    auto out_shape = shape;
+    for (size_t a = 0; a < dims; ++a) out_shape[a] *= size[a];
+    const int64_t C = shape.back(), W = dims == 2 ? shape[1] : 1;
+    const int64_t OH = out_shape[0], OW = dims == 2 ? out_shape[1] : 1;
+    const int64_t sw = dims == 2 ? size[1] : 1;
+    std::vector<int64_t> idx;
+    idx.reserve(static_cast<size_t>(product(out_shape)));
+    for (int64_t h = 0; h < OH; ++h)
+      for (int64_t ww = 0; ww < OW; ++ww)
+        for (int64_t ch = 0; ch < C; ++ch) idx.push_back(((h / size[0]) * W + ww / sw) * C + ch);
+    auto node = net->node(NodeOptions().id(l.name).size_in(product(out_shape)));
+    connect(x[Slice::indices(idx)], ObjRef(node), ConnectionOptions(), false);
+    out.output = out.pre_activation = ObjRef(node);
+    out.shape = out_shape;
+    return out;
+  }
+
   throw SpecError(w + ": no converter for this layer class (register one with "
                       "snn::Converter::register_layer_converter)");
 }
