@@ -119,32 +119,19 @@ void read_module(torch::nn::Module& m, torch::serialize::InputArchive& ar,
   }
 }
 
-/// The optimizer state just loaded from `path` passes unusable() (its moments are read at
-/// every step: a crafted one could make them read past their data).
-void check_optimizer_state(torch::optim::Optimizer& optimizer, const std::string& path) {
-  auto check = [&](const torch::Tensor& t, const char* what) {
-    if (!t.defined()) return;
-    if (const std::string why = unusable(t, t, false); !why.empty())
-      throw DataError(path + ": optimizer state " + what + " " + why);
-  };
-  for (auto& [key, state] : optimizer.state()) {
-    auto* st = state.get();
-    if (auto* a = dynamic_cast<torch::optim::AdamParamState*>(st)) {
-      check(a->exp_avg(), "exp_avg");
-      check(a->exp_avg_sq(), "exp_avg_sq");
-      check(a->max_exp_avg_sq(), "max_exp_avg_sq");
-    } else if (auto* w = dynamic_cast<torch::optim::AdamWParamState*>(st)) {
-      check(w->exp_avg(), "exp_avg");
-      check(w->exp_avg_sq(), "exp_avg_sq");
-      check(w->max_exp_avg_sq(), "max_exp_avg_sq");
-    } else if (auto* g = dynamic_cast<torch::optim::SGDParamState*>(st)) {
-      check(g->momentum_buffer(), "momentum_buffer");
-    } else if (auto* r = dynamic_cast<torch::optim::RMSpropParamState*>(st)) {
-      check(r->square_avg(), "square_avg");
-      check(r->momentum_buffer(), "momentum_buffer");
-      check(r->grad_avg(), "grad_avg");
-    } else if (auto* d = dynamic_cast<torch::optim::AdagradParamState*>(st)) {
-      check(d->sum(), "sum");
+/// Every tensor of the optimizer state in `ar` (and its sub-archives) passes unusable(),
+/// checked before the optimizer loads it: the moments are read at every step, and a crafted
+/// one could make them read past their data. Generic over the optimizer types: LibTorch
+/// keeps each one's state as named tensors in nested archives.
+void check_optimizer_archive(torch::serialize::InputArchive& ar, const std::string& path) {
+  for (const auto& key : ar.keys()) {
+    torch::Tensor t;
+    torch::serialize::InputArchive sub;
+    if (ar.try_read(key, t)) {
+      if (const std::string why = unusable(t, t, false); !why.empty())
+        throw DataError(path + ": optimizer state " + key + " " + why);
+    } else if (ar.try_read(key, sub)) {
+      check_optimizer_archive(sub, path);
     }
   }
 }
@@ -290,9 +277,11 @@ int64_t Simulator::load_params(const std::string& path, LoadParamsOptions option
         Copies unused;
         read_module(*im.module, cpu_params, "", path, unused);
       }
-      torch::serialize::InputArchive cpu_state;
+      torch::serialize::InputArchive cpu_state, cpu_optimizer;
       if (options.include_state() && on_cpu.try_read("state", cpu_state))
         read_state(cpu_state, im.state, path);  // checked only: nothing changes yet
+      if (training_state && on_cpu.try_read("optimizer", cpu_optimizer))
+        check_optimizer_archive(cpu_optimizer, path);
     }
     torch::serialize::InputArchive top;
     // Straight onto the simulator's device: the optimizer state is loaded as it is read, and
@@ -324,6 +313,7 @@ int64_t Simulator::load_params(const std::string& path, LoadParamsOptions option
       if (!top.try_read("optimizer", opt))
         throw DataError(path +
                         ": the checkpoint holds no optimizer state (not a training checkpoint)");
+      check_optimizer_archive(opt, path);
       // The optimizer loads in place: keep its state to put back if the new one is refused.
       std::stringstream backup;
       {
@@ -333,12 +323,10 @@ int64_t Simulator::load_params(const std::string& path, LoadParamsOptions option
       }
       try {
         im.optimizer->load(opt);
-        check_optimizer_state(*im.optimizer, path);
       } catch (const std::exception& err) {
         torch::serialize::InputArchive kept;
         kept.load_from(backup);
         im.optimizer->load(kept);
-        if (dynamic_cast<const DataError*>(&err)) throw;
         throw DataError(path + ": the optimizer state does not fit this optimizer (" +
                         first_line(err.what()) + ")");
       }
