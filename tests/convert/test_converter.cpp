@@ -34,6 +34,11 @@ double max_abs(const torch::Tensor& a, const torch::Tensor& b) {
       .item<double>();
 }
 
+/// Normal values that float32 holds exactly, as the weights in a Keras file (float64).
+torch::Tensor rnd(std::vector<int64_t> shape) {
+  return torch::randn(shape, torch::kFloat64).to(torch::kFloat32).to(torch::kFloat64);
+}
+
 /// Runs `conv`'s network for one step on x and returns the (N, size) output of `target`
 /// (probed without synapse).
 torch::Tensor run_object(const snn::Converter& conv, const snn::ObjRef& target, const torch::Tensor& x,
@@ -413,9 +418,6 @@ TEST_CASE("Converter: Add, Concatenate and ZeroPadding2D in a functional model",
   snn::testing::TempDir dir("snn_converter_merge");
   const auto path = dir.file("merge.h5");
   torch::manual_seed(5);
-  auto rnd = [](std::vector<int64_t> s) {
-    return torch::randn(s, torch::kFloat64).to(torch::kFloat32).to(torch::kFloat64);
-  };
   // in (3, 3, 2) -> ZeroPadding2D(((1, 0), (0, 2))) -> Flatten -> a, b Dense(4) -> Add and
   // Concatenate -> Dense(3).
   auto ka = rnd({40, 4}), kb = rnd({40, 4}), ko = rnd({12, 3}), bo = rnd({3});
@@ -457,9 +459,6 @@ TEST_CASE("Converter: LeakyReLU and ReLU(negative_slope) become LeakyReLU neuron
   snn::testing::TempDir dir("snn_converter_leaky");
   const auto path = dir.file("leaky.h5");
   torch::manual_seed(8);
-  auto rnd = [](std::vector<int64_t> s) {
-    return torch::randn(s, torch::kFloat64).to(torch::kFloat32).to(torch::kFloat64);
-  };
   // in (5,) -> Dense a -> LeakyReLU(alpha 0.1, Keras 2) -> Dense b -> ReLU(negative_slope 0.2)
   // -> Dense c -> LeakyReLU(negative_slope 0.05, Keras 3 naming).
   auto ka = rnd({5, 6}), ba = rnd({6}), kb = rnd({6, 4}), kc = rnd({4, 3});
@@ -523,9 +522,6 @@ TEST_CASE("Converter: UpSampling1D and UpSampling2D repeat every element nativel
   using snn::testing::fn_layer;
   snn::testing::TempDir dir("snn_converter_upsampling");
   torch::manual_seed(6);
-  auto rnd = [](std::vector<int64_t> s) {
-    return torch::randn(s, torch::kFloat64).to(torch::kFloat32).to(torch::kFloat64);
-  };
   // 2-D: in (3, 2, 2) -> UpSampling2D(size (2, 3)) -> (6, 6, 2) -> Flatten -> Dense(4).
   const auto path2 = dir.file("up2.h5");
   auto k2 = rnd({72, 4}), b2 = rnd({4});
