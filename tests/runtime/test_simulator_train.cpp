@@ -327,6 +327,28 @@ TEST_CASE("check_gradients by inputs needs inputs to differentiate by",
   CHECK_THROWS_WITH(f32.check_gradients(), Catch::Matchers::Contains("float64"));
 }
 
+TEST_CASE("regularize's axis counts over a weights probe's (rows, cols), as NengoDL",
+          "[train][runtime][losses]") {
+  auto net = std::make_shared<snn::Network>();
+  auto in = net->node(snn::NodeOptions().id("in").size_out(3));
+  auto out = net->node(snn::NodeOptions().id("out").size_in(2));
+  auto W = torch::tensor({{3.0, 0.0, -1.0}, {4.0, 2.0, 0.0}}, torch::kFloat64);
+  auto c = net->connect(in, out, snn::ConnectionOptions().synapse(nullptr).transform(W));
+  net->probe(snn::ObjRef(c), snn::ProbeOptions().id("w").attr("weights"));
+  auto loss_with = [&](int64_t axis) {
+    snn::Simulator sim(net, f64(2));
+    sim.compile(CompileOptions().loss("w", LossOptions().type("regularize").axis(axis)));
+    return sim.evaluate({{"in", torch::zeros({2, 4, 3}, torch::kFloat64)}}, {}).at("loss");
+  };
+  // Column norms 5, 2, 1 (axis 0, over the 2 rows); row norms sqrt(10), sqrt(20) (axis 1);
+  // the whole matrix sqrt(30) (no axis).
+  CHECK(loss_with(0) == Approx((5.0 + 2.0 + 1.0) / 3).epsilon(1e-12));
+  CHECK(loss_with(1) == Approx((std::sqrt(10.0) + std::sqrt(20.0)) / 2).epsilon(1e-12));
+  CHECK(loss_with(-1) == Approx(std::sqrt(30.0)).epsilon(1e-12));
+  CHECK_THROWS_WITH(loss_with(2), Catch::Matchers::Contains("\"w\"") &&
+                                      Catch::Matchers::Contains("has 2 axes"));
+}
+
 TEST_CASE("a net trained as rates gives the same mean output with spikes",
           "[train][runtime][fit]") {
   const int64_t n = 40, N = 8;

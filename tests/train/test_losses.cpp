@@ -218,28 +218,37 @@ TEST_CASE("regularize is NengoDL's mean of per-step norms", "[train][losses]") {
         Approx(sum / (B * S)).epsilon(1e-12));
   CHECK(value(compute_loss(LossOptions().type("regularize").order(order).weight(0.01), out,
                            {})) == Approx(0.01 * sum / (B * S)).epsilon(1e-12));
-  // An explicit axis of (batch, steps, size): the norm along it, the mean over the others.
-  for (int64_t axis = 0; axis < 3; ++axis) {
-    const int64_t n[3] = {B, S, D};
+  // An explicit axis counts over one sample's signal, as NengoDL (not batch and time): on
+  // a vector signal axis 0 is the whole vector; on a (rows, cols) signal (2 x 3 here) axis 0
+  // is the norm of each column, axis 1 of each row, the mean over the rest.
+  CHECK(value(compute_loss(LossOptions().type("regularize").order(order).axis(0), out, {})) ==
+        Approx(sum / (B * S)).epsilon(1e-12));
+  auto w = random({B, S, 6}, 11);
+  for (int64_t axis = 0; axis < 2; ++axis) {
+    const int64_t rows = 2, cols = 3;
     double total = 0;
     int64_t count = 0;
-    for (int64_t i = 0; i < n[(axis + 1) % 3]; ++i)
-      for (int64_t j = 0; j < n[(axis + 2) % 3]; ++j) {
-        double acc = 0;
-        for (int64_t k = 0; k < n[axis]; ++k) {
-          int64_t idx[3];
-          idx[axis] = k;
-          idx[(axis + 1) % 3] = i;
-          idx[(axis + 2) % 3] = j;
-          acc += std::pow(std::abs(el(out, idx[0], idx[1], idx[2])), order);
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t s = 0; s < S; ++s)
+        for (int64_t other = 0; other < (axis == 0 ? cols : rows); ++other) {
+          double acc = 0;
+          for (int64_t k = 0; k < (axis == 0 ? rows : cols); ++k) {
+            const int64_t r = axis == 0 ? k : other, c = axis == 0 ? other : k;
+            acc += std::pow(std::abs(el(w, b, s, r * cols + c)), order);
+          }
+          total += std::pow(acc, 1.0 / order);
+          ++count;
         }
-        total += std::pow(acc, 1.0 / order);
-        ++count;
-      }
     INFO("axis " << axis);
-    CHECK(value(compute_loss(LossOptions().type("regularize").order(order).axis(axis), out,
-                             {})) == Approx(total / count).epsilon(1e-12));
+    CHECK(value(compute_loss(LossOptions().type("regularize").order(order).axis(axis), w, {},
+                             {rows, cols})) == Approx(total / count).epsilon(1e-12));
   }
+  CHECK_THROWS_WITH(snn::detail::check_regularize_axis(LossOptions().type("regularize").axis(1),
+                                                       {6}, "p"),
+                    Catch::Matchers::Contains("\"p\"") && Catch::Matchers::Contains("axis 1") &&
+                        Catch::Matchers::Contains("NengoDL"));
+  CHECK_NOTHROW(snn::detail::check_regularize_axis(LossOptions().type("regularize").axis(1),
+                                                   {2, 3}, "p"));
 }
 
 TEST_CASE("check_target rejects targets that do not fit, naming the probe", "[train][losses]") {

@@ -42,8 +42,10 @@ struct LossOptions {
   TORCH_ARG(bool, from_logits) = false;
   /// Which samples the loss sees: all | last | mean (the mean over samples).
   TORCH_ARG(std::string, steps) = "all";
-  /// regularize: the norm's order and the axis of (batch, samples, size) it is taken over,
-  /// averaged over the other axes (-1: NengoDL's default, the norm of each sample's signal).
+  /// regularize: the norm's order, and the axis of one sample's signal it is taken along,
+  /// as NengoDL (a weights probe's signal is (rows, cols), a convolution's its kernel shape,
+  /// others are vectors); the mean is over everything else, batch and time included.
+  /// -1: NengoDL's default, the norm of each sample's whole signal.
   TORCH_ARG(int64_t, order) = 2;
   TORCH_ARG(int64_t, axis) = -1;
   /// Every loss is multiplied by its weight before the probe losses are summed.

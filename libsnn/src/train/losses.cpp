@@ -78,8 +78,20 @@ void check_target(const LossOptions& loss, const torch::Tensor& target, int64_t 
                     c10::str(target.sizes()));
 }
 
+void check_regularize_axis(const LossOptions& loss, const std::vector<int64_t>& signal_shape,
+                           const std::string& probe_id) {
+  const auto rank = static_cast<int64_t>(std::max<size_t>(signal_shape.size(), 1));
+  if (loss.type() == "regularize" && loss.axis() >= rank)
+    throw SpecError("loss on probe \"" + probe_id + "\": regularize axis " +
+                    std::to_string(loss.axis()) + ", but the probed signal has " +
+                    std::to_string(rank) + (rank == 1 ? " axis" : " axes") + " (shape " +
+                    c10::str(signal_shape) + "; as NengoDL, the axis counts over one sample's "
+                    "signal, not batch and time)");
+}
+
 torch::Tensor compute_loss(const LossOptions& loss, const torch::Tensor& output,
-                           const torch::Tensor& target) {
+                           const torch::Tensor& target,
+                           const std::vector<int64_t>& signal_shape) {
   const auto& type = loss.type();
   const auto out = select_steps(output, loss.steps());
   torch::Tensor value;
@@ -96,12 +108,29 @@ torch::Tensor compute_loss(const LossOptions& loss, const torch::Tensor& output,
     auto t = float_target(target.to(out.scalar_type()), loss.steps());
     value = -(t * log_probabilities(out, loss.from_logits())).sum(-1).mean();
   } else if (type == "regularize") {
-    // NengoDL's Regularize: the norm of each step's signal (axis unset), or the norm along
-    // an explicit axis of (batch, samples, size), averaged over the remaining axes.
+    // NengoDL's Regularize: the norm of each sample's whole signal (axis unset), or along
+    // one axis of the signal's own shape; then the mean over everything else (batch and
+    // time included).
     const double order = static_cast<double>(loss.order());
-    const int64_t axis = loss.axis() < 0 ? 2 : loss.axis();
-    value = torch::linalg_vector_norm(out, order, std::vector<int64_t>{axis}, false, c10::nullopt)
-                .mean();
+    torch::Tensor norm;
+    if (loss.axis() < 0) {
+      norm = torch::linalg_vector_norm(out, order, std::vector<int64_t>{2}, false, c10::nullopt);
+    } else {
+      std::vector<int64_t> shape = {out.size(0), out.size(1)};
+      int64_t n = 1;
+      for (int64_t d : signal_shape) n *= d;
+      if (signal_shape.empty() || n != out.size(2)) {
+        shape.push_back(out.size(2));
+      } else {
+        shape.insert(shape.end(), signal_shape.begin(), signal_shape.end());
+      }
+      if (loss.axis() + 2 >= static_cast<int64_t>(shape.size()))
+        throw SpecError("regularize: axis " + std::to_string(loss.axis()) +
+                        " is not an axis of the probed signal");
+      norm = torch::linalg_vector_norm(out.reshape(shape), order,
+                                       std::vector<int64_t>{loss.axis() + 2}, false, c10::nullopt);
+    }
+    value = norm.mean();
   } else {
     throw SpecError("loss: unknown type \"" + type + "\"");
   }

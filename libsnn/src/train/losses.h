@@ -2,6 +2,7 @@
 // NengoDL's objectives on probe outputs, and the accuracy metric.
 #include <string>
 #include <utility>
+#include <vector>
 
 #include <torch/torch.h>
 
@@ -15,9 +16,17 @@ void check_target(const LossOptions& loss, const torch::Tensor& target, int64_t 
                   int64_t size, const std::string& probe_id);
 
 /// The loss of output (batch, n_samples, size) against target (see snn::Targets; undefined
-/// for `regularize`), times the loss weight.
+/// for `regularize`), times the loss weight. `signal_shape` is one sample's shape as NengoDL
+/// sees it (a weights probe's (rows, cols), ...; empty: (size)): regularize's axis counts
+/// over it.
 torch::Tensor compute_loss(const LossOptions& loss, const torch::Tensor& output,
-                           const torch::Tensor& target);
+                           const torch::Tensor& target,
+                           const std::vector<int64_t>& signal_shape = {});
+
+/// Throws SpecError naming the probe when regularize's axis is not an axis of
+/// `signal_shape`.
+void check_regularize_axis(const LossOptions& loss, const std::vector<int64_t>& signal_shape,
+                           const std::string& probe_id);
 
 /// Correct predictions and their count: argmax of the output per sample against integer
 /// labels or the argmax of one-hot targets, over the samples `steps` selects.

@@ -108,8 +108,8 @@ LossOptions loss_from_json(const json& j, const std::string& where) {
         throw SpecError(at + ": expected an integer >= 1");
       l.order(v.get<int64_t>());
     } else if (key == "axis") {
-      if (!v.is_null() && (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > 2))
-        throw SpecError(at + ": expected null or an axis 0, 1 or 2 of (batch, steps, size)");
+      if (!v.is_null() && (!v.is_number_integer() || v.get<int64_t>() < 0))
+        throw SpecError(at + ": expected null or an axis (0, 1, ...) of the probed signal");
       l.axis(v.is_null() ? -1 : v.get<int64_t>());
     } else if (key == "weight") {
       l.weight(number(v, at));
