@@ -1,4 +1,8 @@
 // Nengo's step order and delays, checked on tiny networks whose outputs follow by hand.
+#include <map>
+#include <string>
+#include <vector>
+
 #include <catch2/catch.hpp>
 #include <torch/torch.h>
 
@@ -163,6 +167,100 @@ TEST_CASE("the same seed builds the same parameters", "[runtime]") {
   n3->ensemble(snn::EnsembleOptions(20, 2).id("e"));
   snn::Simulator s3(n3);
   CHECK_FALSE(torch::equal(d1.gain, s3.data(n3->find_ensemble("e")).gain));
+}
+
+TEST_CASE("connection probes read Nengo's output and input signals", "[runtime]") {
+  // Nengo's numbers (scripts/nengo_golden/connection_probes.py; Nengo 4.1, float64) at steps
+  // 1, 2, 6 and 12 of a pinned network: explicit gains, biases, encoders and eval points.
+  const std::map<std::string, std::vector<std::vector<double>>> nengo = {
+  {"in_output", {{0.0018126622578300848, 0.18126480584360302}, {0.005109225586374194, 0.32965855382083686}, {0.0284258701050397, 0.6984758608217796}, {0.07879925090529905, 0.9074011351477075}}},
+  {"in_output_filtered", {{0.0, 0.0}, {0.0, 0.0}, {0.0027936008289934184, 0.1297007826293941}, {0.020832996141523816, 0.4213822585684086}}},
+  {"in_input", {{0.009999833334166664, 0.9999755001000417}, {0.01999866669333308, 0.9999020016006565}, {0.059964006479444595, 0.9991181296463767}, {0.11971220728891936, 0.9964740739761474}}},
+  {"fn_output", {{0.0}, {0.0}, {-0.44782728038920916}, {-0.8503062906595908}}},
+  {"fn_input", {{0.0, 0.0, 0.0, 0.0, 0.0, 0.0}, {0.0, 0.0, 0.0, 0.0, 0.0, 0.0}, {0.0, 0.0, 0.0, 0.0, 0.0, 1000.0}, {0.0, 0.0, 0.0, 0.0, 0.0, 0.0}}},
+  {"neur_output", {{0.0014173198248583797, -0.0008503918949150279, 0.000566927929943352, 0.000283463964971676, -0.0017007837898300557}, {0.003850051950523358, -0.0023100311703140148, 0.0015400207802093433, 0.0007700103901046717, -0.0046200623406280296}, {0.019063538460228877, -0.011438123076137327, 0.007625415384091552, 0.003812707692045776, -0.022876246152274654}, {0.04750525442407222, -0.028503152654443333, 0.01900210176962889, 0.009501050884814444, -0.057006305308886666}}},
+  {"b_current", {{0.5, 1.5, -0.4, 0.9, 1.2}, {0.5028346396497168, 1.499149608105085, -0.39829921621016995, 0.9004251959474575, 1.198809451347119}, {0.5294881162611929, 1.491153565121642, -0.38230713024328433, 0.904423217439179, 1.187614991170299}, {1.9460571459838856, 0.7940190690129061, 1.6923713299540082, -0.10782847046609434, 1.640486579375692}}},
+  {"w_output", {{0.0, 0.0, 0.0, 0.0, 0.0}, {0.0, 0.0, 0.0, 0.0, 0.0}, {-3.369160466802568, 1.684580233401284, -5.053740700203853, 2.5268703501019263, -1.1792061633808988}, {2.523537666493992, -1.261768833246996, 3.785306499740988, -1.892653249870494, 0.8832381832728974}}},
+  {"node_output", {{0.01999966666833333, -0.9999755001000417}, {0.03999733338666616, -0.9999020016006565}, {0.11992801295888919, -0.9991181296463767}, {0.23942441457783872, -0.9964740739761474}}},
+  };
+  using T = torch::Tensor;
+  auto f64t = [](std::vector<double> v, int64_t cols) {
+    return torch::tensor(v, torch::kFloat64).reshape({-1, cols});
+  };
+  auto n = std::make_shared<snn::Network>(snn::NetworkOptions().seed(3));  // as the script
+  auto stim = n->node(snn::NodeOptions().id("stim").output(snn::Function::of_t([](double t) {
+    return std::vector<double>{std::sin(10 * t), std::cos(7 * t)};
+  })));
+  std::vector<double> grid;
+  for (int i = 0; i < 5; ++i)
+    for (int j = 0; j < 5; ++j) grid.insert(grid.end(), {-1 + 0.5 * i, -1 + 0.5 * j});
+  auto a = n->ensemble(
+      snn::EnsembleOptions(6, 2)
+          .id("a")
+          .neuron_type(snn::LIF())
+          .gain(std::vector<double>{1.5, 2.0, 1.2, 0.9, 2.5, 1.7})
+          .bias(std::vector<double>{1.1, 0.4, 0.8, 1.9, -0.2, 1.3})
+          .encoders(f64t({1, 0, 0, 1, -1, 0, 0, -1, 0.6, 0.8, -0.8, 0.6}, 2))
+          .eval_points(f64t(grid, 2)));
+  auto b = n->ensemble(snn::EnsembleOptions(5, 1)
+                           .id("b")
+                           .neuron_type(snn::LIFRate())
+                           .gain(std::vector<double>{2.0, 1.0, 3.0, 1.5, 0.7})
+                           .bias(std::vector<double>{0.5, 1.5, -0.4, 0.9, 1.2})
+                           .encoders(f64t({1, -1, 1, -1, 1}, 1))
+                           .eval_points(torch::linspace(-1, 1, 9, torch::kFloat64).unsqueeze(1)));
+  auto out = n->node(snn::NodeOptions().id("out").size_in(3));
+  auto c_in = n->connect(stim, a, snn::ConnectionOptions().synapse(0.005));
+  auto c_fn = n->connect(
+      a, b,
+      snn::ConnectionOptions().synapse(0.01).function(snn::Function::of_x(
+          [](const std::vector<double>& x) { return std::vector<double>{x[0] * x[1]}; })));
+  auto c_neur = n->connect((*stim)[snn::Slice::indices({0})], b->neurons(),
+                           snn::ConnectionOptions().synapse(0.003).transform(
+                               f64t({0.5, -0.3, 0.2, 0.1, -0.6}, 1)));
+  auto c_w = n->connect(
+      a, b,
+      snn::ConnectionOptions()
+          .synapse(0.004)
+          .solver(std::make_shared<snn::LstsqL2>(0.1, true))
+          .function(snn::Function::of_x([](const std::vector<double>& x) {
+            return std::vector<double>{x[0] - 0.5 * x[1]};
+          })));
+  auto c_node = n->connect(stim, (*out)[snn::Slice::range(1, std::nullopt)],
+                           snn::ConnectionOptions().synapse(nullptr).transform(
+                               f64t({2, 0, 0, -1}, 2)));
+  auto probe = [&](const snn::ConnectionPtr& c, const std::string& id, const std::string& attr) {
+    return n->probe(snn::ObjRef(c), snn::ProbeOptions().id(id).attr(attr));
+  };
+  probe(c_in, "in_output", "output");
+  n->probe(snn::ObjRef(c_in), snn::ProbeOptions().id("in_output_filtered").synapse(0.01));
+  probe(c_in, "in_input", "input");
+  probe(c_fn, "fn_output", "output");
+  probe(c_fn, "fn_input", "input");
+  probe(c_neur, "neur_output", "output");
+  n->probe(b->neurons(), snn::ProbeOptions().id("b_current").attr("input"));
+  probe(c_w, "w_output", "output");
+  probe(c_node, "node_output", "output");
+  for (bool layered : {true, false}) {
+    INFO((layered ? "layered" : "step by step"));
+    snn::Simulator sim(n, f64().layered(layered));
+    sim.run_steps(12);
+    for (const auto& [id, rows] : nengo) {
+      INFO(id);
+      T got = sim.data(id)[0];
+      REQUIRE(got.size(0) == 12);
+      REQUIRE(got.size(1) == static_cast<int64_t>(rows[0].size()));
+      const int64_t steps[4] = {0, 1, 5, 11};
+      for (int r = 0; r < 4; ++r) {
+        INFO("step " << steps[r] + 1 << ": " << got[steps[r]]);
+        CHECK(torch::allclose(got[steps[r]], torch::tensor(rows[r], torch::kFloat64), 1e-9,
+                              1e-9));
+      }
+    }
+  }
+  CHECK_THROWS_WITH(n->probe(snn::ObjRef(c_in), snn::ProbeOptions().id("bad").attr("voltage")),
+                    Catch::Matchers::Contains("\"bad\"") &&
+                        Catch::Matchers::Contains("expected output, input or weights"));
 }
 
 TEST_CASE("CUDA matches CPU", "[cuda]") {

@@ -322,7 +322,10 @@ struct ProbeOptions {
   TORCH_ARG(std::string, id);
   TORCH_ARG(std::string, label);
   /// "output" (decoded value, node output, neuron output), "voltage", "refractory_time",
-  /// "input" (neuron current), "weights" (connections).
+  /// "input" (neuron current). On a connection, as Nengo: "weights", "output" (the value
+  /// after its transform and synapse, before the post's slice and a neurons post's gain;
+  /// with a synapse, what the post receives in the next step) or "input" (the pre object's
+  /// whole output: an ensemble's neuron activities).
   TORCH_ARG(std::string, attr) = "output";
   TORCH_ARG(std::optional<double>, sample_every);
   TORCH_ARG(SolverPtr, solver) = std::make_shared<LstsqL2>();

@@ -261,20 +261,34 @@ void Probe::validate() {
       break;
     }
     case K::Connection:
-      if (attr != "weights")
-        throw SpecError(name + ": only \"weights\" can be probed on a connection, got \"" + attr +
-                        "\"");
+      if (attr != "weights" && attr != "output" && attr != "input")
+        throw SpecError(name + ": cannot probe \"" + attr + "\" of " + target_.describe() +
+                        " (expected output, input or weights)");
+      if (!target_.slice.is_all()) throw SpecError(name + ": a connection probe cannot be sliced");
       break;
   }
   if (target_.kind == K::Connection) {
     const auto& c = *target_.connection;
     const int64_t post = static_cast<int64_t>(c.post().slice.resolve(c.post().size_in()).size());
+    const bool weight_solver = c.pre().kind == K::Ensemble && c.options().solver()->weights();
+    if (attr == "input") {  // what the pre object outputs, unsliced (an ensemble's neurons)
+      const auto& pre = c.pre();
+      size_ = pre.kind == K::Node ? pre.node->size_out()
+              : is_direct(pre.ensemble->options().neuron_type())
+                  ? pre.ensemble->dimensions()
+                  : pre.ensemble->n_neurons();
+      return;
+    }
+    if (attr == "output") {  // after the transform and synapse, before the post's slice
+      size_ = weight_solver ? c.post().ensemble->n_neurons() : post;
+      return;
+    }
     if (const auto& conv = c.options().convolution()) {  // the kernel, flattened
       size_ = 1;
       for (auto k : conv->kernel_shape()) size_ *= k;
     } else if (const auto& sp = c.options().sparse()) {  // the values, one per index
       size_ = static_cast<int64_t>(sp->indices().size());
-    } else if (c.pre().kind == K::Ensemble && c.options().solver()->weights()) {
+    } else if (weight_solver) {
       size_ = c.post().ensemble->n_neurons() * c.pre().ensemble->n_neurons();
     } else if (c.pre().kind == K::Ensemble) {
       size_ = post * c.pre().ensemble->n_neurons();
@@ -285,7 +299,6 @@ void Probe::validate() {
       size_ = tr.is_distribution() || tr.literal().dim() == 2 ? post * c.size_mid()
                                                              : tr.literal().numel();
     }
-    if (!target_.slice.is_all()) throw SpecError(name + ": a weights probe cannot be sliced");
     return;
   }
   const int64_t full = attr == "input" && target_.kind == K::Node ? target_.size_in()

@@ -65,6 +65,8 @@ std::vector<torch::Tensor> SimModuleImpl::forward_layered(SimState& state, const
 
   std::vector<Signal> node_out(n_nodes), node_in(n_nodes);
   std::vector<Signal> ens_in(n_ens), ens_nin(n_ens), ens_out(n_ens), ens_J(n_ens);
+  std::vector<Signal> conn_weighted(n_conn);  // after transform and synapse, before post gain
+  std::vector<Signal> conn_seen(n_conn);      // ... and, with a synapse, one step later
   // Per block, per probed state variable: its value after every step.
   std::vector<std::map<std::string, Signal>> state_history(plan.blocks.size());
   for (const auto& bp : m.probes) {
@@ -120,12 +122,15 @@ std::vector<torch::Tensor> SimModuleImpl::forward_layered(SimState& state, const
         x = w.dim() == 2 ? torch::matmul(x, w.t()) : x * w;
     }
     if (bc.conv || bc.sparse) x = structured_transform(ci, x);
-    if (conn_post_gain_[ci].defined()) x = x * conn_post_gain_[ci];
     if (conn_filter_[ci] && !synapses_off()) {
       auto y = filter_steps(*conn_filter_[ci], state.conn_x[ci], x, T);
+      conn_weighted[ci] = y;
       x = delay_one_step(y, state.conn_out[ci]);
+      conn_seen[ci] = x;
+    } else {
+      conn_weighted[ci] = x;
     }
-    deliver(ci, x);
+    deliver(ci, with_post_gain(ci, x));
   };
 
   const auto tables = node_tables(state, inputs, T);
@@ -279,12 +284,22 @@ std::vector<torch::Tensor> SimModuleImpl::forward_layered(SimState& state, const
       }
       case ObjRef::Kind::Connection: {
         const size_t ci = m.connection_index.at(target.connection.get());
-        v = weights_[ci].reshape({1, 1, -1}).expand({B, 1, -1});
+        if (attr == "output") {
+          v = conn_weighted[ci];
+        } else if (attr == "input") {
+          const auto& pre = target.connection->pre();
+          v = pre.kind == ObjRef::Kind::Node ? node_out[m.node_index.at(pre.node.get())]
+                                             : ens_out[m.ensemble_index.at(pre.ensemble.get())];
+        } else {
+          v = weights_[ci].reshape({1, 1, -1}).expand({B, 1, -1});
+        }
         break;
       }
       default: break;
     }
     if (probe_idx_[p].defined()) v = v.index_select(2, probe_idx_[p]);
+    if (probe_filter_[p] && reads_before_synapse(bp))  // as the step loop: a step later
+      v = conn_seen[m.connection_index.at(target.connection.get())];
     if (probe_filter_[p] && !synapses_off()) {
       auto y = filter_steps(*probe_filter_[p], state.probe_x[p], v, T);
       v = delay_one_step(y, state.probe_out[p]);

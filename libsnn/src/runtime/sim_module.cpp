@@ -339,6 +339,9 @@ std::vector<torch::Tensor> SimModuleImpl::forward_steps(SimState& state, const I
   std::vector<torch::Tensor> node_out(n_nodes), node_in(n_nodes);
   std::vector<torch::Tensor> ens_in(n_ens), ens_nin(n_ens), ens_out(n_ens), ens_J(n_ens);
   std::vector<torch::Tensor> next_out(n_conn);
+  // Each connection's output after its transform and synapse (Nengo's "weighted" signal),
+  // before a neurons post's gain, which Nengo applies after the synapse.
+  std::vector<torch::Tensor> conn_weighted(n_conn);
   // Learning rules: error accumulators (reset every step) and each connection's output.
   const size_t n_rules = m.learning_rules.size();
   std::vector<torch::Tensor> rule_err(n_rules), conn_value(n_rules ? n_conn : 0);
@@ -391,12 +394,14 @@ std::vector<torch::Tensor> SimModuleImpl::forward_steps(SimState& state, const I
       if (w.defined() && !bc.conv && !bc.sparse) x = w.dim() == 2 ? torch::mm(x, w.t()) : x * w;
     }
     if (!learning && (bc.conv || bc.sparse)) x = structured_transform(ci, x);
-    if (conn_post_gain_[ci].defined()) x = x * conn_post_gain_[ci];
     if (conn_filter_[ci]) {
       // Synapses off in training: the value passes unfiltered, still one step late, as the
       // step order needs it to break recurrent loops.
       next_out[ci] = synapses_off() ? x : conn_filter_[ci]->step(state.conn_x[ci], x);
+      conn_weighted[ci] = next_out[ci];
     } else {
+      conn_weighted[ci] = x;
+      x = with_post_gain(ci, x);
       if (n_rules) conn_value[ci] = x;
       deliver(ci, x);
     }
@@ -411,8 +416,9 @@ std::vector<torch::Tensor> SimModuleImpl::forward_steps(SimState& state, const I
     for (auto& v : rule_err) v = torch::Tensor();
     for (size_t ci = 0; ci < n_conn; ++ci)
       if (conn_filter_[ci]) {
-        if (n_rules) conn_value[ci] = state.conn_out[ci];
-        deliver(ci, state.conn_out[ci]);
+        auto v = with_post_gain(ci, state.conn_out[ci]);
+        if (n_rules) conn_value[ci] = v;
+        deliver(ci, v);
       }
 
     for (size_t level = 0; level < plan.level_nodes.size(); ++level) {
@@ -516,12 +522,25 @@ std::vector<torch::Tensor> SimModuleImpl::forward_steps(SimState& state, const I
         }
         case ObjRef::Kind::Connection: {
           const size_t ci = m.connection_index.at(target.connection.get());
-          v = current_weights(ci, state).reshape({-1, bp.probe->size()}).expand({B, -1});
+          if (attr == "output") {
+            v = conn_weighted[ci];
+          } else if (attr == "input") {
+            const auto& pre = target.connection->pre();
+            v = pre.kind == ObjRef::Kind::Node ? node_out[m.node_index.at(pre.node.get())]
+                                               : ens_out[m.ensemble_index.at(pre.ensemble.get())];
+          } else {
+            v = current_weights(ci, state).reshape({-1, bp.probe->size()}).expand({B, -1});
+          }
           break;
         }
         default: break;
       }
       if (probe_idx_[p].defined()) v = v.index_select(1, probe_idx_[p]);
+      if (probe_filter_[p] && reads_before_synapse(bp)) {
+        // Nengo's probe synapse reads a connection's filtered output before the connection's
+        // synapse updates it: the value delivered this step.
+        v = state.conn_out[m.connection_index.at(target.connection.get())];
+      }
       torch::Tensor sample = v;
       if (probe_filter_[p]) {
         sample = state.probe_out[p];

@@ -33,7 +33,9 @@ struct SimState {
   /// their sequences at process_steps + step.
   int64_t process_steps = 0;
   std::vector<NeuronState> blocks;
-  std::vector<torch::Tensor> conn_out, conn_x;    // per connection: delivered value, filter state
+  /// Per connection with a synapse: the value its post receives next step (before a neurons
+  /// post's gain), and the filter state.
+  std::vector<torch::Tensor> conn_out, conn_x;
   std::vector<torch::Tensor> probe_out, probe_x;  // per probe: likewise for probe synapses
   /// Per learning rule (Model::learning_rules): the change made so far to its target,
   /// (batch,) + the target's shape (weights or scaled encoders), so each item learns on its
@@ -138,6 +140,19 @@ class SimModuleImpl : public torch::nn::Module {
   std::vector<std::shared_ptr<torch::nn::Module>> node_module_;  // TensorNodes' modules
   std::vector<std::vector<torch::Tensor>> node_initial_;  // their values as built, for reset
   std::vector<torch::Tensor> conn_pre_idx_, conn_post_idx_, conn_post_gain_;
+  /// Whether probe `bp` reads a connection's output that a synapse filters: a probe synapse
+  /// then sees it before the connection's synapse updates it (Nengo's operator order), i.e.
+  /// the value the post receives this step.
+  bool reads_before_synapse(const BuiltProbe& bp) const {
+    const auto& t = bp.probe->target();
+    return t.kind == ObjRef::Kind::Connection && bp.probe->options().attr() == "output" &&
+           conn_filter_[model_->connection_index.at(t.connection.get())] != nullptr;
+  }
+  /// What connection `ci` adds to its post: `x` times the post neurons' gains when the post
+  /// is an ensemble's neurons (applied after the synapse, as Nengo), else `x`.
+  torch::Tensor with_post_gain(size_t ci, const torch::Tensor& x) const {
+    return conn_post_gain_[ci].defined() ? x * conn_post_gain_[ci] : x;
+  }
   /// Convolution / Sparse connections (transform_ops.cpp): the decoders applied before the
   /// transform when decoded, and the Sparse indices; undefined elsewhere.
   std::vector<torch::Tensor> conn_dec_, conn_sparse_rows_, conn_sparse_cols_;
