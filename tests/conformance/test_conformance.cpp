@@ -1,7 +1,8 @@
 // libsnn against Nengo's own numbers (shared/conformance): every scenario is loaded from its
 // network.json, run for meta.json's n_steps in float64, float32 and float64 with a minibatch
 // of 2, and every probe is compared with expected.h5 by the scenario's tolerances; the built
-// parameters (gains, biases, encoders, decoders, weights) are compared as well.
+// parameters (gains, biases, encoders, decoders, weights) are compared as well. Where CUDA is
+// available, float64 and float32 run there too, against the same numbers and tolerances.
 //
 // A compact report per run goes to stdout ("[conformance] <scenario> <mode>: <probe> PASS|FAIL
 // <worst error>"), so a run of `snn_tests "[conformance]"` doubles as the status table.
@@ -14,6 +15,7 @@
 #include <sstream>
 
 #include <nlohmann/json.hpp>
+#include <torch/cuda.h>
 #include <torch/torch.h>
 
 #include "conformance/conformance_support.h"
@@ -131,9 +133,10 @@ void check_built(const std::string& prefix, const std::string& expected_file,
   }
 }
 
-/// Runs one scenario with `dtype` and `minibatch` and compares everything expected.h5 holds.
+/// Runs one scenario with `dtype` and `minibatch` on `device` and compares everything
+/// expected.h5 holds.
 void run_scenario(const std::string& name, torch::Dtype dtype, int64_t minibatch,
-                  bool compare_built) {
+                  bool compare_built, torch::Device device = torch::kCPU) {
   const fs::path dir = fs::path(snn::testing::conformance_dir()) / name;
   const std::string expected_file = (dir / "expected.h5").string();
   REQUIRE(fs::exists(dir / "network.json"));
@@ -143,8 +146,8 @@ void run_scenario(const std::string& name, torch::Dtype dtype, int64_t minibatch
   const double dt = meta.at("dt").get<double>();
   const nlohmann::json& tolerances =
       meta.at(dtype == torch::kFloat64 ? "tolerances" : "tolerances_float32");
-  const std::string prefix =
-      name + " " + dtype_name(dtype) + " mb" + std::to_string(minibatch) + ": ";
+  const std::string prefix = name + " " + dtype_name(dtype) + " mb" +
+                             std::to_string(minibatch) + (device.is_cuda() ? " cuda" : "") + ": ";
 
   snn::NetworkPtr net;
   try {
@@ -164,7 +167,8 @@ void run_scenario(const std::string& name, torch::Dtype dtype, int64_t minibatch
   std::unique_ptr<snn::Simulator> sim;
   try {
     sim = std::make_unique<snn::Simulator>(
-        net, snn::SimulatorOptions().dtype(dtype).minibatch_size(minibatch).progress_bar(false));
+        net, snn::SimulatorOptions().dtype(dtype).minibatch_size(minibatch).device(device).progress_bar(
+                 false));
     sim->run_steps(n_steps);
   } catch (const std::exception& e) {
     const std::string msg = e.what();
@@ -184,7 +188,7 @@ void run_scenario(const std::string& name, torch::Dtype dtype, int64_t minibatch
         snn::testing::read_dataset(expected_file, "/probes/" + probe_id);  // (1, n, size)
     torch::Tensor got;
     try {
-      got = sim->data(probe_id);
+      got = sim->data(probe_id).cpu();
     } catch (const std::exception& e) {
       report(prefix + probe_id + " FAIL no data: " + e.what());
       FAIL_CHECK(prefix << "no data for probe " << probe_id << ": " << e.what());
@@ -209,7 +213,7 @@ void run_scenario(const std::string& name, torch::Dtype dtype, int64_t minibatch
   // Time axes: t = n*dt exactly (as a product), so only rounding may differ.
   check_comparison(prefix, "trange",
                    snn::testing::compare_close(snn::testing::read_dataset(expected_file, "/trange"),
-                                               sim->trange(), 1e-12, 0.0, 0, {"step"}));
+                                               sim->trange().cpu(), 1e-12, 0.0, 0, {"step"}));
   for (const std::string& probe_id : snn::testing::list_group(expected_file, "/probe_trange")) {
     snn::ProbePtr probe = net->find_probe(probe_id);
     if (!probe || !probe->options().sample_every()) {
@@ -220,7 +224,7 @@ void run_scenario(const std::string& name, torch::Dtype dtype, int64_t minibatch
         prefix, "probe_trange/" + probe_id,
         snn::testing::compare_close(
             snn::testing::read_dataset(expected_file, "/probe_trange/" + probe_id),
-            sim->trange(*probe->options().sample_every()), 1e-12, 0.0, 0, {"sample"}));
+            sim->trange(*probe->options().sample_every()).cpu(), 1e-12, 0.0, 0, {"sample"}));
   }
 
   if (compare_built) check_built(prefix, expected_file, *sim);
@@ -234,6 +238,11 @@ void check_scenario(const std::string& name) {
   SECTION("float64") { run_scenario(name, torch::kFloat64, 1, /*compare_built=*/true); }
   SECTION("float32") { run_scenario(name, torch::kFloat32, 1, false); }
   SECTION("float64, minibatch 2") { run_scenario(name, torch::kFloat64, 2, false); }
+  // CI has no GPU: there the CUDA runs are left out, and test_devices.cpp says so once.
+  if (torch::cuda::is_available()) {
+    SECTION("float64 on CUDA") { run_scenario(name, torch::kFloat64, 1, true, torch::kCUDA); }
+    SECTION("float32 on CUDA") { run_scenario(name, torch::kFloat32, 1, false, torch::kCUDA); }
+  }
 }
 
 }  // namespace
