@@ -43,6 +43,11 @@ if(NOT config_files OR NOT targets_files)
   message(FATAL_ERROR "package test: snnConfig.cmake / snnTargets.cmake missing under ${prefix}")
 endif()
 
+if(EXTRA_PREFIX_PATH)
+  # The environment's CMAKE_PREFIX_PATH is searched too, and a ':' list passes unharmed.
+  string(REPLACE "|" ":" extra "${EXTRA_PREFIX_PATH}")
+  set(ENV{CMAKE_PREFIX_PATH} "${extra}:$ENV{CMAKE_PREFIX_PATH}")
+endif()
 set(configure_args -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_BUILD_TYPE=Release)
 if(TORCH_DIR)
   list(APPEND configure_args -DTorch_DIR=${TORCH_DIR})
