@@ -9,9 +9,9 @@
 #
 # A GPU machine without Debian's -dev packages and without a package registry gets the
 # dependencies as .debs fetched beforehand: the header-only ones (nlohmann-json, Catch2,
-# CLI11) plus muParser and HDF5 are unpacked into a private prefix; libraries that HDF5 needs
-# and the machine lacks are taken from the .debs in <debs>/fallback, one file at a time, so
-# nothing the machine already has is shadowed.
+# CLI11) plus muParser and HDF5 where the machine lacks them are unpacked into a private
+# prefix; libraries that HDF5 needs and the machine lacks are taken from the .debs in
+# <debs>/fallback, one file at a time, so nothing the machine already has is shadowed.
 set -uo pipefail
 
 debs=""
@@ -73,7 +73,22 @@ if [[ -n "$debs" ]]; then
   step "unpacking the .debs of $debs"
   deps=/tmp/snn-deps
   rm -rf "$deps" /tmp/snn-fallback && mkdir -p "$deps/usr/lib/snn-extra" /tmp/snn-fallback
-  for f in "$debs"/*.deb; do dpkg -x "$f" "$deps"; done
+  # A compiled library the machine already has (its -dev package installed) is not unpacked:
+  # its headers and ours could differ while the loader picks one library for both.
+  installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+  for f in "$debs"/*.deb; do
+    pkg="$(dpkg-deb -f "$f" Package)"
+    case "$pkg" in
+      libhdf5*|libsz2|libaec0) dev=libhdf5-dev ;;
+      libmuparser*) dev=libmuparser-dev ;;
+      *) dev="" ;;
+    esac
+    if [[ -n "$dev" ]] && installed "$dev"; then
+      echo "not unpacked: $pkg (the machine has $dev)"
+      continue
+    fi
+    dpkg -x "$f" "$deps"
+  done
   for f in "$debs"/fallback/*.deb; do dpkg -x "$f" /tmp/snn-fallback; done
   libdir="$deps/usr/lib/x86_64-linux-gnu"
   export LD_LIBRARY_PATH="$libdir:$deps/usr/lib/snn-extra${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
