@@ -1,4 +1,6 @@
 // Invalid networks fail early with messages that name the object at fault.
+#include <cmath>
+
 #include <catch2/catch.hpp>
 
 #include "snn/errors.h"
@@ -81,4 +83,30 @@ TEST_CASE("slices follow Python semantics", "[frontend]") {
   CHECK(snn::Slice::indices({1, 0, 1}).resolve(2) == std::vector<int64_t>{1, 0, 1});
   CHECK(snn::Slice::indices({-1}).resolve(3) == std::vector<int64_t>{2});
   CHECK_THROWS_AS(snn::Slice::indices({3}).resolve(3), snn::BuildError);
+}
+
+TEST_CASE("a dt the simulation cannot hold is a clear error and not a NaN", "[frontend]") {
+  CHECK_THROWS_WITH(snn::Network(snn::NetworkOptions().dt(INFINITY)),
+                    Contains("expected a finite dt > 0"));
+  auto with_dt = [](double dt) {
+    auto n = std::make_shared<snn::Network>(snn::NetworkOptions().seed(1).dt(dt));
+    auto in = n->node(snn::NodeOptions().id("in").output(0.5));
+    auto e = n->ensemble(snn::EnsembleOptions(10, 1).id("e"));
+    auto out = n->node(snn::NodeOptions().id("out").size_in(1));
+    n->connect(in, e);
+    n->connect(e, out, snn::ConnectionOptions().synapse(snn::Lowpass(0.005)));
+    return n;
+  };
+  // The default Lowpass of 5 ms over 1e300 s: exp(A dt) overflows; the first connection built
+  // with it is named.
+  CHECK_THROWS_WITH(snn::Simulator(with_dt(1e300), snn::SimulatorOptions().dtype(torch::kFloat64)),
+                    Contains("in -> e") && Contains("cannot discretise the synapse with dt 1e+300"));
+  // float32 holds neither dt = 1e300 nor 1/dt = 1e300; float64 holds 1/dt.
+  CHECK_THROWS_WITH(snn::Simulator(with_dt(1e300), snn::SimulatorOptions().dtype(torch::kFloat32)),
+                    Contains("dt 1e+300 does not fit float32"));
+  CHECK_THROWS_WITH(snn::Simulator(with_dt(1e-300), snn::SimulatorOptions().dtype(torch::kFloat32)),
+                    Contains("dt 1e-300 does not fit float32") && Contains("float64 would hold it"));
+  CHECK_NOTHROW(snn::Simulator(with_dt(1e-300), snn::SimulatorOptions().dtype(torch::kFloat64)));
+  CHECK_THROWS_WITH(snn::Simulator(with_dt(0.001), snn::SimulatorOptions().dt(INFINITY)),
+                    Contains("dt inf does not fit"));
 }

@@ -2,6 +2,7 @@
 // scipy-style tf2ss (controllable canonical form) then zero-order hold via the matrix
 // exponential of the augmented system.
 #include <cmath>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
@@ -60,6 +61,14 @@ StateSpace LinearFilter::discretize(double dt) const {
     M.slice(0, 0, ns).slice(1, 0, ns).copy_(A * dt);
     M.slice(0, 0, ns).select(1, ns).copy_(B * dt);
     auto E = torch::matrix_exp(M);
+    if (!torch::isfinite(E).all().item<bool>()) {
+      // exp(A dt) overflows inside the matrix exponential for a dt many orders of magnitude
+      // beyond the filter's time constants; a silent NaN would reach every step.
+      std::ostringstream s;
+      s << "cannot discretise the synapse with dt " << dt
+        << ": the matrix exponential of A dt overflowed (dt is too far beyond its time constants)";
+      throw SpecError(s.str());
+    }
     A = E.slice(0, 0, ns).slice(1, 0, ns).clone();
     B = E.slice(0, 0, ns).select(1, ns).clone();
   }

@@ -1,4 +1,5 @@
 // Network: owns objects and hands out ids unique within the whole tree of networks.
+#include <cmath>
 #include <set>
 
 #include "snn/errors.h"
@@ -13,8 +14,8 @@ struct Network::IdSpace {
 
 Network::Network(NetworkOptions options)
     : options_(std::move(options)), ids_(std::make_shared<IdSpace>()) {
-  if (!(options_.dt() > 0))
-    throw SpecError("network: expected dt > 0, got " + std::to_string(options_.dt()));
+  if (!(options_.dt() > 0) || !std::isfinite(options_.dt()))
+    throw SpecError("network: expected a finite dt > 0, got " + std::to_string(options_.dt()));
 }
 
 static bool valid_id(const std::string& id) {

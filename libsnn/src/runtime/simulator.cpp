@@ -3,6 +3,8 @@
 #include "snn/simulator.h"
 
 #include <cmath>
+#include <limits>
+#include <sstream>
 
 #include <torch/torch.h>
 
@@ -13,6 +15,25 @@
 namespace snn {
 
 using detail::SimState;
+
+namespace {
+
+/// dt and 1/dt (a spike's height) must both be finite numbers of the simulation's dtype; past
+/// that, every step computes inf and NaN without a word.
+void check_dt_fits(double dt, torch::Dtype dtype) {
+  const double limit = dtype == torch::kFloat32
+                           ? static_cast<double>(std::numeric_limits<float>::max())
+                           : std::numeric_limits<double>::max();
+  if (std::isfinite(dt) && dt > 0 && dt <= limit && 1.0 / dt <= limit) return;
+  std::ostringstream s;
+  s << "Simulator: dt " << dt << " does not fit "
+    << (dtype == torch::kFloat32 ? "float32" : "float64")
+    << ": dt and 1/dt (a spike's height) must both be finite and at most " << limit;
+  if (dtype == torch::kFloat32 && std::isfinite(dt) && dt > 0) s << " (float64 would hold it)";
+  throw SpecError(s.str());
+}
+
+}  // namespace
 
 Simulator::Simulator(NetworkPtr network, SimulatorOptions options)
     : impl_(std::make_unique<Impl>()) {
@@ -34,6 +55,7 @@ Simulator::Simulator(NetworkPtr network, SimulatorOptions options)
   }
   if (im.dtype != torch::kFloat32 && im.dtype != torch::kFloat64)
     throw SpecError("Simulator: dtype must be float32 or float64");
+  check_dt_fits(im.dt, im.dtype);
   if (options.device().is_cuda() && !torch::cuda::is_available())
     throw SpecError("Simulator: device " + options.device().str() +
                     " requested but CUDA is not available");
