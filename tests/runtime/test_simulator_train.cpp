@@ -22,6 +22,7 @@ using snn::CompileOptions;
 using snn::FitOptions;
 using snn::LossOptions;
 using snn::OptimizerOptions;
+using Catch::Matchers::Contains;
 
 snn::SimulatorOptions f64(int64_t minibatch = 1) {
   return snn::SimulatorOptions().dtype(torch::kFloat64).minibatch_size(minibatch).progress_bar(
@@ -519,4 +520,84 @@ TEST_CASE("fit 1 epoch, save, load into a new simulator and fit on equals fit 2 
   std::remove(path.c_str());
   CHECK_FALSE(torch::allclose(params(fresh).at("ensembles.ens.bias"),
                               want.at("ensembles.ens.bias"), 1e-12, 1e-14));
+}
+
+TEST_CASE("a custom loss trains by its own gradient, computed by hand", "[train][runtime][fit]") {
+  torch::manual_seed(2);
+  auto w0 = torch::randn({2, 3}, torch::kFloat64);
+  auto x = torch::randn({4, 3}, torch::kFloat64), y = torch::randn({4, 2}, torch::kFloat64);
+  snn::Simulator sim(linear_net(w0), f64(4));
+  std::vector<int64_t> out_shape, target_shape;
+  // L = sum((out - y)^4) / 4, weighted by 0.5: not a loss libsnn knows.
+  auto quartic = [&](const torch::Tensor& out, const torch::Tensor& t) {
+    out_shape = out.sizes().vec();
+    target_shape = t.sizes().vec();
+    return (out.squeeze(1) - t).pow(4).sum() / 4.0;
+  };
+  const double lr = 0.1;
+  sim.compile(CompileOptions()
+                  .optimizer(OptimizerOptions().type("SGD").lr(lr))
+                  .loss("p", LossOptions().function(quartic).steps("last").weight(0.5)));
+  sim.fit({{"in", x}}, {{"p", y}}, quiet().shuffle(false));
+  CHECK(out_shape == std::vector<int64_t>{4, 1, 2});  // (batch, the last sample, size)
+  CHECK(target_shape == std::vector<int64_t>{4, 2});  // as given to fit
+  // dL/dout = (out - y)^3, so dW = 0.5 ((x W^T - y)^3)^T x.
+  auto grad = 0.5 * torch::mm((torch::mm(x, w0.t()) - y).pow(3).t(), x);
+  CHECK(torch::allclose(trained_weights(sim), w0 - lr * grad, 0, 1e-13));
+}
+
+TEST_CASE("custom metrics log the mean over items of their minibatch values",
+          "[train][runtime][fit]") {
+  torch::manual_seed(3);
+  auto w0 = torch::randn({2, 3}, torch::kFloat64);
+  auto x = torch::randn({5, 3}, torch::kFloat64), y = torch::randn({5, 2}, torch::kFloat64);
+  snn::Simulator sim(linear_net(w0), f64(2));  // minibatches of 2, 2 and 1 items
+  auto max_err = [](const torch::Tensor& out, const torch::Tensor& t) {
+    return (out.squeeze(1) - t).abs().max();
+  };
+  sim.compile(CompileOptions()
+                  .optimizer(OptimizerOptions().type("SGD").lr(0.0))
+                  .loss("p", LossOptions().type("mse"))
+                  .metric("p", "max_err", max_err));
+  auto err = (torch::mm(x, w0.t()) - y).abs();
+  const double expected = (2 * err.narrow(0, 0, 2).max().item<double>() +
+                           2 * err.narrow(0, 2, 2).max().item<double>() +
+                           err.narrow(0, 4, 1).max().item<double>()) / 5.0;
+  auto logs = sim.evaluate({{"in", x}}, {{"p", y}});
+  CHECK(logs.at("p_max_err") == Approx(expected).epsilon(1e-12));
+  auto history = sim.fit({{"in", x}}, {{"p", y}},
+                         quiet().shuffle(false).validation_inputs({{"in", x}}).validation_targets(
+                             {{"p", y}}));
+  CHECK(history.epochs.at(0).values.at("p_max_err") == Approx(expected).epsilon(1e-12));
+  CHECK(history.epochs.at(0).values.at("val_p_max_err") == Approx(expected).epsilon(1e-12));
+}
+
+TEST_CASE("custom losses and metrics fail clearly", "[train][runtime][fit]") {
+  snn::Simulator sim(linear_net(torch::zeros({2, 3}, torch::kFloat64)), f64(2));
+  auto fn = [](const torch::Tensor& out, const torch::Tensor&) { return out.sum(); };
+  auto with_loss = [](LossOptions l) { return CompileOptions().loss("p", std::move(l)); };
+  CHECK_THROWS_WITH(sim.compile(with_loss(LossOptions().type("custom"))),
+                    Contains("type custom needs a function"));
+  CHECK_THROWS_WITH(sim.compile(with_loss(LossOptions().function(fn).type("mse"))),
+                    Contains("a function is set, but the type is \"mse\""));
+  CHECK_THROWS_WITH(sim.compile(with_loss(LossOptions()).metric("q", "m", fn)),
+                    Contains("metric \"m\" on \"q\": the probe has no loss"));
+  CHECK_THROWS_WITH(sim.compile(with_loss(LossOptions()).metric("p", "accuracy", fn)),
+                    Contains("not \"loss\" or \"accuracy\""));
+  CHECK_THROWS_WITH(sim.compile(with_loss(LossOptions()).metric("p", "m", fn).metric("p", "m", fn)),
+                    Contains("given twice"));
+  // A function that does not return one number is named when it first runs.
+  auto x = torch::ones({2, 3}, torch::kFloat64), y = torch::zeros({2, 2}, torch::kFloat64);
+  sim.compile(with_loss(LossOptions().function(
+      [](const torch::Tensor& out, const torch::Tensor&) { return out; })));
+  CHECK_THROWS_WITH(sim.fit({{"in", x}}, {{"p", y}}, quiet()),
+                    Contains("loss on probe \"p\": the custom loss: expected a floating-point "
+                             "scalar, got Double of shape [2, 1, 2]"));
+  sim.compile(with_loss(LossOptions()).metric(
+      "p", "m", [](const torch::Tensor& out, const torch::Tensor&) { return out.argmax(); }));
+  CHECK_THROWS_WITH(sim.evaluate({{"in", x}}, {{"p", y}}),
+                    Contains("metric \"m\" on probe \"p\": expected a floating-point scalar"));
+  // Specs cannot name C++ functions.
+  CHECK_THROWS_WITH(snn::loss_from_json({{"type", "custom"}}, "/loss"),
+                    Contains("/loss/type: a custom loss is a C++ function"));
 }

@@ -33,10 +33,18 @@ namespace snn {
 /// labels (N,) for the sparse losses and the accuracy metric.
 using Targets = std::map<std::string, torch::Tensor>;
 
+/// A loss or metric of one's own, as a Keras function: (outputs, targets) -> a scalar tensor.
+/// `outputs` are the probe's (batch, samples, size) over the samples the loss's `steps`
+/// selects; `targets` are this minibatch's rows of the fit / evaluate targets as given (the
+/// segment's steps under truncation), on the outputs' device, undefined when none were given.
+using LossFunction =
+    std::function<torch::Tensor(const torch::Tensor& outputs, const torch::Tensor& targets)>;
+
 /// A loss on one probe's output (NengoDL's objectives).
 struct LossOptions {
   /// mse (NaN targets count as zero error) | mae | categorical_crossentropy |
-  /// sparse_categorical_crossentropy | regularize (NengoDL's Regularize: needs no target).
+  /// sparse_categorical_crossentropy | regularize (NengoDL's Regularize: needs no target) |
+  /// custom (set by `function`).
   TORCH_ARG(std::string, type) = "mse";
   /// For the cross-entropies: outputs are logits (true) or probabilities (false).
   TORCH_ARG(bool, from_logits) = false;
@@ -50,6 +58,19 @@ struct LossOptions {
   TORCH_ARG(int64_t, axis) = -1;
   /// Every loss is multiplied by its weight before the probe losses are summed.
   TORCH_ARG(double, weight) = 1.0;
+
+ public:
+  /// A loss function of one's own (NengoDL's `loss={probe: callable}`); sets type "custom".
+  /// It must return a scalar that autograd can differentiate back to the outputs.
+  LossOptions& function(LossFunction f) {
+    function_ = std::move(f);
+    type_ = "custom";
+    return *this;
+  }
+  const LossFunction& function() const noexcept { return function_; }
+
+ private:
+  LossFunction function_;
 };
 
 /// An optimizer by LibTorch name: SGD | Adam | AdamW | RMSprop | Adagrad.
@@ -91,11 +112,29 @@ struct CompileOptions {
   TORCH_ARG(LossMap, losses);
   /// "accuracy" (argmax of the probe's output against integer labels or one-hot targets).
   TORCH_ARG(std::vector<std::string>, metrics);
+
+ public:
+  /// A metric of one's own on a probe that has a loss, logged as "<probe>_<name>" (and
+  /// "val_<probe>_<name>"): the mean over items of `fn(outputs, targets)` (a scalar per
+  /// minibatch, weighted by its size), seeing what a custom loss on that probe would see.
+  CompileOptions& metric(const std::string& probe_id, const std::string& name, LossFunction fn) {
+    custom_metrics_.push_back({probe_id, name, std::move(fn)});
+    return *this;
+  }
+  struct CustomMetric {
+    std::string probe_id;
+    std::string name;
+    LossFunction function;
+  };
+  const std::vector<CustomMetric>& custom_metrics() const noexcept { return custom_metrics_; }
+
+ private:
+  std::vector<CustomMetric> custom_metrics_;
 };
 
-/// What one epoch did: "loss", "<probe>_loss", "<probe>_accuracy", "val_loss",
-/// "val_<probe>_accuracy", "val_accuracy" (first probe with accuracy), "seconds",
-/// "samples_per_s".
+/// What one epoch did: "loss", "<probe>_loss", "<probe>_accuracy", "<probe>_<metric>" (a
+/// custom metric), "val_loss", "val_<probe>_accuracy", "val_accuracy" (first probe with
+/// accuracy), "val_<probe>_<metric>", "seconds", "samples_per_s".
 struct EpochLogs {
   int64_t epoch = 0;  // 1-based
   std::map<std::string, double> values;

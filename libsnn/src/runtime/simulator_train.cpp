@@ -4,6 +4,7 @@
 #include <cmath>
 #include <numeric>
 #include <random>
+#include <set>
 
 #include "runtime/simulator_impl.h"
 #include "train/losses.h"
@@ -178,12 +179,31 @@ static torch::Tensor batch_loss(const Simulator::Impl& im, const DataPlan& dp,
     const auto& loss = losses.at(id);
     auto it = y.find(id);
     torch::Tensor target = it == y.end() ? torch::Tensor() : it->second.to(out[pos].device());
-    auto l = detail::compute_loss(loss, out[pos], target, dp.signal_shapes.at(id));
+    torch::Tensor l;
+    try {
+      l = detail::compute_loss(loss, out[pos], target, dp.signal_shapes.at(id));
+    } catch (const SpecError& e) {
+      throw SpecError("loss on probe \"" + id + "\": " + e.what());
+    }
     total = total.defined() ? total + l : l;
     const double nb = static_cast<double>(out[pos].size(0));
     sums[id + "_loss"] += l.item<double>() * nb;
-    if (metrics && accuracy && target.defined() && loss.type() != "regularize" &&
-        loss.type() != "mse" && loss.type() != "mae") {
+    if (metrics) {
+      for (const auto& m : im.compiled->custom_metrics()) {
+        if (m.probe_id != id) continue;
+        torch::NoGradGuard no_grad;
+        const auto v = detail::checked_scalar(
+            m.function(detail::loss_samples(loss, out[pos].detach()), target),
+            "metric \"" + m.name + "\" on probe \"" + id + "\"");
+        sums[id + "_" + m.name] += v.item<double>() * nb;
+      }
+    }
+    // A custom loss counts accuracy only against integer labels: its float targets can be
+    // anything.
+    const bool classifies = loss.type() != "regularize" && loss.type() != "mse" &&
+                            loss.type() != "mae" &&
+                            (loss.type() != "custom" || (target.defined() && !target.is_floating_point()));
+    if (metrics && accuracy && target.defined() && classifies) {
       auto [correct, count] = detail::count_correct(out[pos].detach(), target, loss.steps());
       sums[id + "_correct"] += static_cast<double>(correct);
       sums[id + "_count"] += static_cast<double>(count);
@@ -195,12 +215,16 @@ static torch::Tensor batch_loss(const Simulator::Impl& im, const DataPlan& dp,
 }
 
 /// Turns accumulated sums into NengoDL-style logs ("loss", "<probe>_loss",
-/// "<probe>_accuracy", "accuracy" for the first probe with one).
-static std::map<std::string, double> finish_logs(const DataPlan& dp,
+/// "<probe>_accuracy", "accuracy" for the first probe with one, "<probe>_<metric>").
+static std::map<std::string, double> finish_logs(const Simulator::Impl& im, const DataPlan& dp,
                                                  const std::map<std::string, double>& sums,
                                                  double n_items, const std::string& prefix) {
   std::map<std::string, double> logs;
   logs[prefix + "loss"] = sums.at("loss") / n_items;
+  for (const auto& m : im.compiled->custom_metrics()) {
+    auto it = sums.find(m.probe_id + "_" + m.name);
+    if (it != sums.end()) logs[prefix + it->first] = it->second / n_items;
+  }
   bool first = true;
   for (const auto& [id, pos] : dp.losses) {
     (void)pos;
@@ -227,15 +251,33 @@ void Simulator::compile(CompileOptions options) {
                       (names.empty() ? "none" : names) + ")");
     }
     static const std::vector<std::string> types = {"mse", "mae", "categorical_crossentropy",
-                                                   "sparse_categorical_crossentropy", "regularize"};
+                                                   "sparse_categorical_crossentropy", "regularize",
+                                                   "custom"};
     if (std::find(types.begin(), types.end(), loss.type()) == types.end())
       throw SpecError("compile: loss on \"" + id + "\": unknown type \"" + loss.type() + "\"");
+    if (loss.type() == "custom" && !loss.function())
+      throw SpecError("compile: loss on \"" + id +
+                      "\": type custom needs a function (LossOptions::function)");
+    if (loss.type() != "custom" && loss.function())
+      throw SpecError("compile: loss on \"" + id + "\": a function is set, but the type is \"" +
+                      loss.type() + "\" (setting the function makes the loss custom)");
     if (loss.steps() != "all" && loss.steps() != "last" && loss.steps() != "mean")
       throw SpecError("compile: loss on \"" + id + "\": steps must be all, last or mean, got \"" +
                       loss.steps() + "\"");
   }
   for (const auto& m : options.metrics())
     if (m != "accuracy") throw SpecError("compile: unknown metric \"" + m + "\" (known: accuracy)");
+  std::set<std::string> metric_keys;
+  for (const auto& m : options.custom_metrics()) {
+    const std::string what = "compile: metric \"" + m.name + "\" on \"" + m.probe_id + "\"";
+    if (!options.losses().count(m.probe_id))
+      throw SpecError(what + ": the probe has no loss (metrics are computed where a loss is)");
+    if (m.name.empty() || m.name == "loss" || m.name == "accuracy")
+      throw SpecError(what + ": the name must be set and not \"loss\" or \"accuracy\"");
+    if (!m.function) throw SpecError(what + ": no function");
+    if (!metric_keys.insert(m.probe_id + "_" + m.name).second)
+      throw SpecError(what + ": given twice");
+  }
   std::vector<torch::Tensor> params;
   for (auto& p : im.module->parameters())
     if (p.requires_grad()) params.push_back(p);
@@ -351,7 +393,7 @@ History Simulator::fit(const Inputs& x, const Targets& y, FitOptions options) {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     EpochLogs logs;
     logs.epoch = epoch + 1;
-    logs.values = finish_logs(dp, sums, static_cast<double>(N), "");
+    logs.values = finish_logs(im, dp, sums, static_cast<double>(N), "");
     logs.values["seconds"] = seconds;
     logs.values["samples_per_s"] = static_cast<double>(N) / std::max(seconds, 1e-9);
     if (validate && (epoch + 1) % std::max<int64_t>(options.validation_freq(), 1) == 0) {
@@ -381,7 +423,7 @@ std::map<std::string, double> Simulator::evaluate(const Inputs& x, const Targets
     auto out = im.module->forward(state, xb, T);
     batch_loss(im, dp, out, rows(y, idx), sums, true);
   }
-  return finish_logs(dp, sums, static_cast<double>(N), "");
+  return finish_logs(im, dp, sums, static_cast<double>(N), "");
 }
 
 ProbeData Simulator::predict_on_batch(const Inputs& x, int64_t n_steps) {

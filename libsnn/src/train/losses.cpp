@@ -43,11 +43,23 @@ torch::Tensor log_probabilities(const torch::Tensor& out, bool from_logits) {
 
 }  // namespace
 
+torch::Tensor loss_samples(const LossOptions& loss, const torch::Tensor& output) {
+  return select_steps(output, loss.steps());
+}
+
+torch::Tensor checked_scalar(const torch::Tensor& value, const std::string& what) {
+  if (!value.defined()) throw SpecError(what + ": returned an undefined tensor");
+  if (value.numel() != 1 || !value.is_floating_point())
+    throw SpecError(what + ": expected a floating-point scalar, got " +
+                    c10::str(value.scalar_type(), " of shape ", value.sizes()));
+  return value.reshape({});
+}
+
 void check_target(const LossOptions& loss, const torch::Tensor& target, int64_t n_samples,
                   int64_t size, const std::string& probe_id) {
   const std::string where = "targets for probe \"" + probe_id + "\"";
   const auto& type = loss.type();
-  if (type == "regularize") return;
+  if (type == "regularize" || type == "custom") return;  // a custom loss judges its own
   if (!target.defined()) throw DataError(where + ": missing (the " + type + " loss needs them)");
   if (type == "sparse_categorical_crossentropy") {
     if (!is_labels(target) || target.dim() != 1)
@@ -107,6 +119,9 @@ torch::Tensor compute_loss(const LossOptions& loss, const torch::Tensor& output,
   } else if (type == "categorical_crossentropy") {
     auto t = float_target(target.to(out.scalar_type()), loss.steps());
     value = -(t * log_probabilities(out, loss.from_logits())).sum(-1).mean();
+  } else if (type == "custom") {
+    if (!loss.function()) throw SpecError("the custom loss has no function");
+    value = checked_scalar(loss.function()(out, target), "the custom loss");
   } else if (type == "regularize") {
     // NengoDL's Regularize: the norm of each sample's whole signal (axis unset), or along
     // one axis of the signal's own shape; then the mean over everything else (batch and

@@ -23,6 +23,14 @@ torch::Tensor compute_loss(const LossOptions& loss, const torch::Tensor& output,
                            const torch::Tensor& target,
                            const std::vector<int64_t>& signal_shape = {});
 
+/// The samples of output (batch, n_samples, size) that `loss.steps()` selects (all, the
+/// last, or their mean), as the loss and its metrics see them.
+torch::Tensor loss_samples(const LossOptions& loss, const torch::Tensor& output);
+
+/// A custom loss's or metric's value, checked to be one floating-point number (returned as a
+/// 0-d tensor); throws SpecError naming `what` otherwise.
+torch::Tensor checked_scalar(const torch::Tensor& value, const std::string& what);
+
 /// Throws SpecError naming the probe when regularize's axis is not an axis of
 /// `signal_shape`.
 void check_regularize_axis(const LossOptions& loss, const std::vector<int64_t>& signal_shape,

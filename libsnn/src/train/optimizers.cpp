@@ -93,6 +93,9 @@ LossOptions loss_from_json(const json& j, const std::string& where) {
   for (const auto& [key, v] : j.items()) {
     const std::string at = where + "/" + key;
     if (key == "type") {
+      if (v == "custom")
+        throw SpecError(at + ": a custom loss is a C++ function (snn::LossOptions::function); "
+                             "a spec names one of " + join(kLosses));
       if (!v.is_string() || !known(kLosses, v.get<std::string>()))
         throw SpecError(at + ": unknown loss " + v.dump() + " (known: " + join(kLosses) + ")");
       l.type(v.get<std::string>());
