@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <map>
 #include <vector>
 
 #include "snn/errors.h"
@@ -391,6 +392,7 @@ TEST_CASE("PES learns a communication channel", "[learning]") {
 
 TEST_CASE("learning rules round-trip through JSON", "[learning]") {
   PesNet n(0.4, 0.7, 0.5, 0.005, false);
+  n.net->probe(snn::ObjRef::learning_rule(n.conn), snn::ProbeOptions().id("p_delta").attr("delta"));
   auto j = snn::network_to_json(*n.net);
   auto net2 = snn::network_from_json(j);
   CHECK(snn::network_to_json(*net2) == j);
@@ -414,6 +416,22 @@ TEST_CASE("learning rules round-trip through JSON", "[learning]") {
   auto want = pes_by_hand(0.4, 0.7, 0.5, 0.005, 8);
   auto w = sim.data(net2->find_probe(n.p_w->id()));
   for (int k = 0; k < 8; ++k) check_close(row(w, 0, k), want[k], 1e-12, "loaded");
+  // The delta probe, saved as {"learning_rule_of": i}: step k's delta is what the weights
+  // gain from step k to step k + 1.
+  bool found_probe = false;
+  for (const auto& p : j["probes"])
+    if (p["id"] == "p_delta") {
+      found_probe = true;
+      CHECK(p["target"].contains("learning_rule_of"));
+      CHECK(p["attr"] == "delta");
+    }
+  CHECK(found_probe);
+  auto delta = sim.data("p_delta");
+  for (int k = 0; k + 1 < 8; ++k) {
+    Vec d(want[k].size());
+    for (size_t i = 0; i < d.size(); ++i) d[i] = want[k + 1][i] - want[k][i];
+    check_close(row(delta, 0, k), d, 1e-12, "delta, step " + std::to_string(k + 1));
+  }
 
   SECTION("other rules keep their options") {
     for (const auto& rule : std::vector<snn::LearningRulePtr>{
@@ -495,4 +513,102 @@ TEST_CASE("bad learning-rule specs give clear errors", "[learning]") {
     CHECK_THAT(msg, Contains("/connections/1/learning_rule") && Contains("Hebb"));
     CHECK_THAT(msg, Contains("/connections/2/learning_rule") && Contains("unknown key \"rate\""));
   }
+}
+
+TEST_CASE("learning-rule delta probes read Nengo's deltas", "[learning]") {
+  // Nengo's numbers (scripts/nengo_golden/learning_rule_probes.py; Nengo 4.1, float64): each
+  // rule's delta at steps 1, 2, 6 and 12, flattened row by row. Voja moves b's encoders while
+  // the PES into b's neurons reads them for its local error: every rule sees what the others
+  // learned up to the last step only.
+  const std::map<std::string, Mat> nengo = {
+  {"voja", {{0.0, 7.561629754498987e-05, 0.0, 0.0, -3.3537158108475166e-05}, {0.0, 0.00013761178687707903, 0.0, 0.0, -6.0975038605887995e-05}, {0.0, 0.0002937160133255611, 0.0, 0.0, -0.00012864361983793568}, {0.0, 0.0001560531793996795, -0.004056709087167359, 0.0029663937119031518, -0.0011851567172736343}}},
+  {"pes_w", {{0.0, 0.0, 0.0, 0.0, 0.0, 0.0, -0.0, -0.0, -0.0, -0.0, -0.0, -0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, -0.0, -0.0, -0.0, -0.0, -0.0, -0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0}, {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, -0.0, -0.0, -0.0, -0.0, -0.0, -0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, -0.0, -0.0, -0.0, -0.0, -0.0, -0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0}, {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, -0.0, -0.0, -0.0, -0.0, -0.0, -0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, -0.0, -0.0, -0.0, -0.0, -0.0, -0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0}, {0.0, 0.0, 0.0, 1.501282907400246e-05, 3.341166555665416e-05, 3.341166555665416e-05, -0.0, -0.0, -0.0, -7.487341295254266e-06, -1.6663384498180178e-05, -1.6663384498180178e-05, 0.0, 0.0, 0.0, 2.2462349098617038e-05, 4.999087726905812e-05, 4.999087726905812e-05, -0.0, -0.0, -0.0, -1.1219912256071206e-05, -2.4970373939980736e-05, -2.4970373939980736e-05, 0.0, 0.0, 0.0, 5.2306763805983865e-06, 1.1641084368720556e-05, 1.1641084368720556e-05}}},
+  {"pes_d", {{-0.0, -0.0, -0.0, -0.0, -0.0, -0.0}, {-0.0, -0.0, -0.0, -0.0, -0.0, -0.0}, {-0.0, -0.0, -0.0, -0.0, -0.0, -0.0}, {-0.0, -0.0, -0.0, -1.3488407358558244e-05, -3.0019002636650353e-05, -3.0019002636650353e-05}}},
+  {"bcm", {{0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0}, {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0}, {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0}, {0.0, 0.0, 0.0, 7.1552500821435525e-06, 1.592430191140957e-05, 1.592430191140957e-05, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.003056286836902295, 0.006801891444738841, 0.006801891444738841, 0.0, 0.0, 0.0, 0.003888706305419197, 0.008654475041597155, 0.008654475041597155}}},
+  {"oja", {{4.016932049974505e-08, 4.590779485685148e-08, 5.1646269213957916e-08, 5.7384743571064354e-08, 6.312321792817078e-08, 6.886169228527722e-08, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, -1.9337787453287048e-07, -1.7579806775715502e-07, -1.582182609814395e-07, -1.40638454205724e-07, -1.2305864743000849e-07, -1.0547884065429301e-07}, {1.3287130681397815e-07, 1.5185292207311788e-07, 1.7083453733225762e-07, 1.8981615259139735e-07, 2.0879776785053706e-07, 2.2777938310967682e-07, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, -6.396513161836734e-07, -5.815011965306123e-07, -5.23351076877551e-07, -4.6520095722448976e-07, -4.070508375714285e-07, -3.489007179183674e-07}, {5.969748458841069e-07, 6.822569667246935e-07, 7.675390875652803e-07, 8.528212084058669e-07, 9.381033292464534e-07, 1.0233854500870402e-06, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, -2.8738345973448995e-06, -2.612576906677182e-06, -2.3513192160094636e-06, -2.090061525341745e-06, -1.828803834674027e-06, -1.567546144006309e-06}, {1.572108093032049e-07, 1.7966949634651987e-07, 2.021281833898349e-07, 7.94448509150789e-06, 1.7428180085436933e-05, 1.7450638772480247e-05, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, -4.722944515313629e-05, -3.778355612250904e-05, -2.833766709188178e-05, 0.00013930895282728183, 0.0003429890295969751, 0.00035243491862760237, -0.00013231353653168494, -0.0001202850332106227, -0.00010825652988956041, 8.221224899769133e-05, 0.00031356530768191626, 0.00032559381100297853}}},
+  };
+  auto f64t = [](Vec v, int64_t cols) {
+    return torch::tensor(v, torch::kFloat64).reshape({-1, cols});
+  };
+  auto n = std::make_shared<snn::Network>(snn::NetworkOptions().seed(3));  // as the script
+  auto stim = n->node(snn::NodeOptions().id("stim").output(snn::Function::of_t([](double t) {
+    return Vec{std::sin(10 * t), std::cos(7 * t)};
+  })));
+  Vec grid;
+  for (int i = 0; i < 5; ++i)
+    for (int j = 0; j < 5; ++j) grid.insert(grid.end(), {-1 + 0.5 * i, -1 + 0.5 * j});
+  const auto eval_1d = torch::linspace(-1, 1, 9, torch::kFloat64).unsqueeze(1);
+  auto a = n->ensemble(snn::EnsembleOptions(6, 2)
+                           .id("a")
+                           .neuron_type(snn::LIF())
+                           .gain(Vec{1.5, 2.0, 1.2, 0.9, 2.5, 1.7})
+                           .bias(Vec{1.1, 0.4, 0.8, 1.9, -0.2, 1.3})
+                           .encoders(f64t({1, 0, 0, 1, -1, 0, 0, -1, 0.6, 0.8, -0.8, 0.6}, 2))
+                           .eval_points(f64t(grid, 2)));
+  auto b = n->ensemble(snn::EnsembleOptions(5, 1)
+                           .id("b")
+                           .neuron_type(snn::LIFRate())
+                           .gain(Vec{2.0, 1.0, 3.0, 1.5, 0.7})
+                           .bias(Vec{0.5, 1.5, -0.4, 0.9, 1.2})
+                           .encoders(f64t({1, -1, 1, -1, 1}, 1))
+                           .eval_points(eval_1d));
+  auto c = n->ensemble(snn::EnsembleOptions(4, 1)
+                           .id("c")
+                           .neuron_type(snn::LIFRate())
+                           .gain(Vec{1.0, 2.0, 1.5, 0.5})
+                           .bias(Vec{1.2, 0.3, 0.8, 1.6})
+                           .encoders(f64t({1, -1, 1, -1}, 1))
+                           .eval_points(eval_1d));
+  auto out = n->node(snn::NodeOptions().id("out").size_in(1));
+  auto err = n->node(snn::NodeOptions().id("err").size_in(1));
+  using CO = snn::ConnectionOptions;
+  n->connect(stim, a, CO().synapse(0.005));
+  auto c_voja = n->connect((*stim)[snn::Slice::range(0, 1)], b,
+                           CO().synapse(0.005).learning_rule(
+                               snn::Voja::make(snn::VojaOptions().learning_rate(1e-2))));
+  auto w_ab = torch::arange(30, torch::kFloat64).reshape({5, 6}) / 50.0 - 0.25;
+  auto c_pes_w = n->connect(a->neurons(), b->neurons(),
+                            CO().synapse(0.01).transform(w_ab).learning_rule(
+                                snn::PES::make(snn::PESOptions().learning_rate(1e-3))));
+  n->connect(b, err, CO().synapse(nullptr));
+  n->connect((*stim)[snn::Slice::indices({1})], err, CO().synapse(nullptr).transform(-1.0));
+  n->connect(err, snn::ObjRef::learning_rule(c_pes_w), CO().synapse(nullptr));
+  auto c_pes_d = n->connect(
+      a, out,
+      CO().synapse(0.005)
+          .function(snn::Function::of_x([](const Vec& x) { return Vec{x[0]}; }))
+          .learning_rule(snn::PES::make(snn::PESOptions().learning_rate(1e-3))));
+  n->connect((*stim)[snn::Slice::indices({1})], snn::ObjRef::learning_rule(c_pes_d),
+             CO().synapse(0.002));
+  auto w_ac = torch::arange(24, torch::kFloat64).reshape({4, 6}) / 40.0 - 0.3;
+  auto c_bcm = n->connect(a->neurons(), c->neurons(),
+                          CO().synapse(0.005).transform(w_ac).learning_rule(
+                              snn::BCM::make(snn::BCMOptions().learning_rate(1e-6))));
+  auto c_oja = n->connect(a->neurons(), c->neurons(),
+                          CO().synapse(0.005).transform(w_ac.flip(1)).learning_rule(
+                              snn::Oja::make(snn::OjaOptions().learning_rate(1e-5))));
+  const std::map<std::string, snn::ConnectionPtr> rules = {
+      {"voja", c_voja}, {"pes_w", c_pes_w}, {"pes_d", c_pes_d}, {"bcm", c_bcm}, {"oja", c_oja}};
+  for (const auto& [id, conn] : rules)
+    n->probe(snn::ObjRef::learning_rule(conn), snn::ProbeOptions().id(id).attr("delta"));
+  snn::Simulator sim(n, f64());
+  sim.run_steps(12);
+  for (const auto& [id, rows] : nengo) {
+    INFO(id);
+    auto got = sim.data(id)[0];
+    REQUIRE(got.size(0) == 12);
+    REQUIRE(got.size(1) == static_cast<int64_t>(rows[0].size()));
+    const int64_t steps[4] = {0, 1, 5, 11};
+    for (int r = 0; r < 4; ++r) {
+      INFO("step " << steps[r] + 1 << ": " << got[steps[r]]);
+      CHECK(torch::allclose(got[steps[r]], torch::tensor(rows[r], torch::kFloat64), 1e-9, 1e-12));
+    }
+  }
+  // What cannot be probed.
+  CHECK_THROWS_WITH(n->probe(snn::ObjRef::learning_rule(c_bcm), snn::ProbeOptions().attr("theta")),
+                    Catch::Matchers::Contains("cannot probe \"theta\" of the learning rule of") &&
+                        Catch::Matchers::Contains("(expected delta)"));
+  auto plain = n->connect(stim, out, CO().synapse(nullptr).transform(f64t({0, 0}, 2)));
+  CHECK_THROWS_WITH(n->probe(snn::ObjRef::learning_rule(plain), snn::ProbeOptions().attr("delta")),
+                    Catch::Matchers::Contains("has no learning rule"));
 }

@@ -325,7 +325,9 @@ struct ProbeOptions {
   /// "input" (neuron current). On a connection, as Nengo: "weights", "output" (the value
   /// after its transform and synapse, before the post's slice and a neurons post's gain;
   /// with a synapse, what the post receives in the next step) or "input" (the pre object's
-  /// whole output: an ensemble's neuron activities).
+  /// whole output: an ensemble's neuron activities). On a learning rule
+  /// (ObjRef::learning_rule, `{"learning_rule_of": i}` in a spec): "delta", the change the
+  /// rule computed this step, flattened (it reaches the weights in the next step).
   TORCH_ARG(std::string, attr) = "output";
   TORCH_ARG(std::optional<double>, sample_every);
   TORCH_ARG(SolverPtr, solver) = std::make_shared<LstsqL2>();

@@ -230,10 +230,23 @@ void Probe::validate() {
     throw SpecError(name + ": expected sample_every > 0");
   switch (target_.kind) {
     case K::None: throw SpecError(name + ": probe target is missing");
-    case K::LearningRule:
-      throw SpecError(name + ": probing a learning rule is not supported; probe its "
-                             "connection's \"weights\" (or the post ensemble's "
-                             "\"scaled_encoders\" for Voja)");
+    case K::LearningRule: {
+      // Nengo's "delta": the change the rule computed this step, to the connection's weights
+      // (decoders) or, for Voja, to the post's scaled encoders; flattened as they are.
+      if (attr != "delta")
+        throw SpecError(name + ": cannot probe \"" + attr + "\" of " + target_.describe() +
+                        " (expected delta)");
+      if (!target_.slice.is_all())
+        throw SpecError(name + ": a learning rule probe cannot be sliced");
+      const auto& c = *target_.connection;
+      if (!c.options().learning_rule())
+        throw SpecError(name + ": " + c.describe() + " has no learning rule");
+      if (c.options().learning_rule()->modifies() == LearningRule::Modifies::Encoders) {
+        size_ = c.post().ensemble->n_neurons() * c.post().ensemble->dimensions();
+        return;
+      }
+      break;  // sized below as the connection's weights
+    }
     case K::Ensemble:
       if (attr == "scaled_encoders") {
         // The encoders scaled by gain / radius, flattened (n_neurons * dimensions); Voja
@@ -267,7 +280,7 @@ void Probe::validate() {
       if (!target_.slice.is_all()) throw SpecError(name + ": a connection probe cannot be sliced");
       break;
   }
-  if (target_.kind == K::Connection) {
+  if (target_.kind == K::Connection || target_.kind == K::LearningRule) {
     const auto& c = *target_.connection;
     const int64_t post = static_cast<int64_t>(c.post().slice.resolve(c.post().size_in()).size());
     const bool weight_solver = c.pre().kind == K::Ensemble && c.options().solver()->weights();

@@ -42,11 +42,12 @@ torch::Tensor SimModuleImpl::current_encoders(size_t e, const SimState& state) c
   return E;
 }
 
-void SimModuleImpl::learning_step(SimState& state, const std::vector<torch::Tensor>& ens_out,
-                                  const std::vector<torch::Tensor>& error,
-                                  const std::vector<torch::Tensor>& conn_value) const {
+std::vector<torch::Tensor> SimModuleImpl::learning_deltas(
+    SimState& state, const std::vector<torch::Tensor>& ens_out,
+    const std::vector<torch::Tensor>& error, const std::vector<torch::Tensor>& conn_value) const {
   const auto& m = *model_;
   const int64_t B = state.batch;
+  std::vector<torch::Tensor> deltas(m.learning_rules.size());
   for (size_t r = 0; r < m.learning_rules.size(); ++r) {
     const auto& lr = m.learning_rules[r];
     // The rule's synapses filter without delay (Nengo builds them with mode "set").
@@ -103,8 +104,10 @@ void SimModuleImpl::learning_step(SimState& state, const std::vector<torch::Tens
         break;
       }
     }
-    state.learned[r] = state.learned[r] + delta;
+    // Broadcast over the batch where the rule's inputs were shared (Oja's W, Voja's E).
+    deltas[r] = delta.expand_as(state.learned[r]);
   }
+  return deltas;
 }
 
 }  // namespace snn::detail

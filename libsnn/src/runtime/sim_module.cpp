@@ -480,12 +480,22 @@ std::vector<torch::Tensor> SimModuleImpl::forward_steps(SimState& state, const I
       }
     }
 
+    // Learning rules compute this step's deltas now; they reach their targets after the
+    // probes, so that a weights probe reads the weights this step used.
+    std::vector<torch::Tensor> deltas;
+    if (n_rules) deltas = learning_deltas(state, ens_out, rule_err, conn_value);
+
     for (size_t p = 0; p < m.probes.size(); ++p) {
       const auto& bp = m.probes[p];
       const auto& target = bp.probe->target();
       const auto& attr = bp.probe->options().attr();
       torch::Tensor v;
       switch (target.kind) {
+        case ObjRef::Kind::LearningRule: {  // "delta", flattened per item
+          const size_t r = m.learning_rule_index.at(target.connection.get());
+          v = deltas[r].reshape({B, bp.probe->size()});
+          break;
+        }
         case ObjRef::Kind::Node: {
           const size_t i = m.node_index.at(target.node.get());
           v = attr == "input" ? (node_in[i].defined() ? node_in[i]
@@ -550,7 +560,7 @@ std::vector<torch::Tensor> SimModuleImpl::forward_steps(SimState& state, const I
     }
 
     // Learning rules update last: their deltas reach the weights in the next step.
-    if (n_rules) learning_step(state, ens_out, rule_err, conn_value);
+    for (size_t r = 0; r < deltas.size(); ++r) state.learned[r] = state.learned[r] + deltas[r];
     for (size_t ci = 0; ci < n_conn; ++ci)
       if (conn_filter_[ci]) state.conn_out[ci] = next_out[ci];
     state.step = step_no;

@@ -106,12 +106,16 @@ class SimModuleImpl : public torch::nn::Module {
   torch::Tensor current_weights(size_t ci, const SimState& state) const;
   /// Ensemble `e`'s scaled encoders likewise ((batch, n, d) when Voja changes them).
   torch::Tensor current_encoders(size_t e, const SimState& state) const;
-  /// The end of a step: every rule computes its delta from this step's neuron outputs
-  /// `ens_out`, its error accumulator `error` (per rule) and, for Voja, its connection's
-  /// output `conn_value`, and adds it to state.learned (seen from the next step on).
-  void learning_step(SimState& state, const std::vector<torch::Tensor>& ens_out,
-                     const std::vector<torch::Tensor>& error,
-                     const std::vector<torch::Tensor>& conn_value) const;
+  /// The end of a step: every rule computes its delta (per rule, shaped like
+  /// state.learned) from this step's neuron outputs `ens_out`, its error accumulator `error`
+  /// and, for Voja, its connection's output `conn_value`, advancing its filters. All rules
+  /// read what the others learned up to the last step, as in Nengo, where every delta
+  /// reaches its target in the next step: the caller adds the deltas to state.learned after
+  /// the probes have read them.
+  std::vector<torch::Tensor> learning_deltas(SimState& state,
+                                             const std::vector<torch::Tensor>& ens_out,
+                                             const std::vector<torch::Tensor>& error,
+                                             const std::vector<torch::Tensor>& conn_value) const;
   std::vector<int64_t> conn_rule_;                  // per connection: its rule, or -1
   std::vector<std::vector<size_t>> ens_enc_rules_;  // per ensemble: rules changing its encoders
   std::vector<std::unique_ptr<FilterKernel>> learn_filter_;  // 3 per rule: pre, post, theta
