@@ -58,6 +58,43 @@ TEST_CASE("keep_history false keeps the last sample of each run call", "[simulat
   CHECK(predicted.at("value").size(1) == 1);
 }
 
+TEST_CASE("a probe's own keep_history overrides the setting both ways", "[simulator][state]") {
+  auto own = [](bool setting, bool probe) {
+    auto spec = noisy_spec(true, setting);
+    spec["probes"][1]["keep_history"] = probe;  // "value"; "spikes" follows the setting
+    return spec;
+  };
+  snn::Simulator full(snn::network_from_json(noisy_spec()), quiet());
+  full.run_steps(10);
+  full.run_steps(7);
+  for (bool setting : {true, false}) {
+    INFO("settings.keep_history " << setting);
+    auto spec = own(setting, !setting);
+    snn::Simulator sim(snn::network_from_json(spec), quiet());
+    sim.run_steps(10);
+    sim.run_steps(7);
+    auto history = [](bool keep) { return keep ? int64_t{17} : int64_t{2}; };
+    CHECK(sim.data("spikes").size(1) == history(setting));
+    CHECK(sim.data("value").size(1) == history(!setting));
+    for (const char* p : {"spikes", "value"}) {
+      auto got = sim.data(p);
+      auto want = got.size(1) == 17 ? full.data(p)
+                                    : torch::stack({full.data(p).select(1, 9),
+                                                    full.data(p).select(1, 16)}, 1);
+      CHECK(torch::equal(got, want));
+    }
+    CHECK(sim.predict({}, 5).at("value").size(1) == (setting ? 1 : 5));
+    // Saved and loaded, the probe keeps its own setting.
+    auto saved = snn::network_to_json(*snn::network_from_json(spec));
+    CHECK(saved["probes"][1]["keep_history"] == !setting);
+    CHECK(saved["probes"][0]["keep_history"].is_null());
+  }
+  auto bad = noisy_spec();
+  bad["probes"][0]["keep_history"] = "no";
+  CHECK_THROWS_WITH(snn::network_from_json(bad),
+                    Catch::Matchers::Contains("/probes/0/keep_history: expected true or false"));
+}
+
 TEST_CASE("stateful false starts every call from the initial state", "[simulator][state]") {
   snn::Simulator plain(snn::network_from_json(noisy_spec()), quiet());
   snn::Simulator stateless(snn::network_from_json(noisy_spec(false)), quiet());

@@ -330,6 +330,9 @@ struct ProbeOptions {
   /// rule computed this step, flattened (it reaches the weights in the next step).
   TORCH_ARG(std::string, attr) = "output";
   TORCH_ARG(std::optional<double>, sample_every);
+  /// NengoDL's per-probe keep_history: false keeps only the last sample of each run call
+  /// (and of predict); unset follows settings.keep_history.
+  TORCH_ARG(std::optional<bool>, keep_history);
   TORCH_ARG(SolverPtr, solver) = std::make_shared<LstsqL2>();
   TORCH_ARG(std::optional<uint32_t>, seed);
 
@@ -357,6 +360,10 @@ class Probe {
   const ProbeOptions& options() const { return options_; }
   /// Columns per sample.
   int64_t size() const { return size_; }
+  /// One sample's shape as NengoDL sees the signal (its product is size()): a weights or
+  /// delta probe's (rows, cols), a convolution's kernel shape, scaled encoders' (n, d);
+  /// (size) for everything else.
+  const std::vector<int64_t>& signal_shape() const { return shape_; }
   std::string describe() const;
   /// Replaces the options, validated as by the constructor (the id cannot change; empty
   /// keeps it). Throws SpecError naming the probe and keeps the old options when invalid.
@@ -364,10 +371,12 @@ class Probe {
 
  private:
   friend class Network;
-  void validate();  // checks options_ against target_ and sets size_
+  void validate();       // checks options_ against target_ and sets size_ and shape_
+  void validate_size();  // the checks and size_
   ObjRef target_;
   ProbeOptions options_;
   int64_t size_ = 0;
+  std::vector<int64_t> shape_;
 };
 
 // --------------------------------------------------------------------------------------------

@@ -223,6 +223,37 @@ void Probe::set_options(ProbeOptions o) {
 }
 
 void Probe::validate() {
+  validate_size();
+  using K = ObjRef::Kind;
+  const auto& t = target_;
+  const auto& attr = options_.attr();
+  std::vector<int64_t> shape = {size_};
+  if (t.kind == K::Ensemble && attr == "scaled_encoders") {
+    shape = {t.ensemble->n_neurons(), t.ensemble->dimensions()};
+  } else if ((t.kind == K::Connection && attr == "weights") || t.kind == K::LearningRule) {
+    const auto& c = *t.connection;
+    const auto& tr = c.options().transform();
+    const bool matrix = c.pre().kind == K::Ensemble || tr.is_distribution() ||
+                        (!tr.empty() && tr.literal().dim() == 2);
+    if (t.kind == K::LearningRule &&
+        c.options().learning_rule()->modifies() == LearningRule::Modifies::Encoders) {
+      shape = {c.post().ensemble->n_neurons(), c.post().ensemble->dimensions()};
+    } else if (const auto& conv = c.options().convolution()) {
+      shape = conv->kernel_shape();
+    } else if (!c.options().sparse() && matrix) {
+      const int64_t rows =
+          c.pre().kind == K::Ensemble && c.options().solver()->weights()
+              ? c.post().ensemble->n_neurons()
+              : static_cast<int64_t>(c.post().slice.resolve(c.post().size_in()).size());
+      if (rows > 0) shape = {rows, size_ / rows};
+    }
+  }
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  shape_ = n == size_ ? shape : std::vector<int64_t>{size_};
+}
+
+void Probe::validate_size() {
   const auto name = describe();
   using K = ObjRef::Kind;
   const auto& attr = options_.attr();

@@ -781,7 +781,8 @@ void Reader::read_connection(const json& j, const std::string& path, size_t inde
 
 void Reader::read_probe(const json& j, const std::string& path) {
   Fields f(*this, j, path, "a probe",
-           {"id", "label", "target", "attr", "synapse", "sample_every", "solver", "seed"});
+           {"id", "label", "target", "attr", "synapse", "sample_every", "keep_history", "solver",
+            "seed"});
   auto id = read_id(f, "probe_");
   bool skip = false;
   std::optional<ObjRef> target;
@@ -794,6 +795,7 @@ void Reader::read_probe(const json& j, const std::string& path) {
     guarded(spath, [&] { o.synapse(synapse_from_json(*v, spath)); });
   }
   if (auto v = f.number("sample_every", true, false, Null::Allowed)) o.sample_every(*v);
+  if (auto v = f.boolean("keep_history", Null::Allowed)) o.keep_history(*v);
   if (const json* v = f.get("solver")) {
     const std::string spath = f.at("solver");
     guarded(spath, [&] { o.solver(solver_from_json(*v, spath)); });

@@ -249,6 +249,7 @@ json probe_json(const Probe& p, const std::vector<ConnectionPtr>& connections) {
           {"attr", o.attr()},
           {"synapse", json(synapse_to_json(o.synapse()))},
           {"sample_every", optional_json(o.sample_every())},
+          {"keep_history", optional_json(o.keep_history())},
           {"solver", solver_json(o.solver())},
           {"seed", optional_json(o.seed())}};
 }

@@ -140,7 +140,7 @@ ProbeData Simulator::predict(const Inputs& inputs, int64_t n_steps) {
   ProbeData result;
   for (size_t p = 0; p < parts.size(); ++p) {
     auto all = torch::cat(parts[p], 0);
-    if (!im.keep_history() && all.size(1) > 1) all = all.narrow(1, all.size(1) - 1, 1);
+    if (!im.keep_history(p) && all.size(1) > 1) all = all.narrow(1, all.size(1) - 1, 1);
     result[im.model->probes[p].probe->id()] = all.to(torch::kCPU);
   }
   return result;

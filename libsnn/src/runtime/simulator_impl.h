@@ -86,7 +86,7 @@ struct Simulator::Impl {
       bar.update(done + len);
     }
     for (size_t p = 0; p < outs.size(); ++p) {
-      if (keep_history()) {
+      if (keep_history(p)) {
         for (auto& t : outs[p]) probe_chunks[p].push_back(t);
       } else if (auto last = last_sample(outs[p]); last.defined()) {
         probe_chunks[p].push_back(last);
@@ -94,8 +94,12 @@ struct Simulator::Impl {
     }
   }
 
-  /// settings.keep_history false: probes keep only the last sample of each call.
-  bool keep_history() const { return network->settings().keep_history(); }
+  /// keep_history false (the probe's own, else settings.keep_history): probe `p` keeps only
+  /// the last sample of each call.
+  bool keep_history(size_t p) const {
+    const auto& own = model->probes[p].probe->options().keep_history();
+    return own ? *own : network->settings().keep_history();
+  }
 
   /// The last sample (batch, 1, size) in a call's chunks of one probe; undefined if none.
   static torch::Tensor last_sample(const std::vector<torch::Tensor>& chunks) {

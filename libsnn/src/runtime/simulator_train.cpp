@@ -86,35 +86,6 @@ struct DataPlan {
   std::map<std::string, std::vector<int64_t>> signal_shapes;  // by probe id
 };
 
-/// One sample of a probe's signal in the shape NengoDL gives it: a connection's weights as
-/// (rows, cols) or the convolution kernel's shape, scaled encoders as (n_neurons,
-/// dimensions), everything else a vector of the probe's size.
-static std::vector<int64_t> signal_shape(const Probe& probe) {
-  using K = ObjRef::Kind;
-  const auto& t = probe.target();
-  std::vector<int64_t> shape = {probe.size()};
-  if (t.kind == K::Ensemble && probe.options().attr() == "scaled_encoders") {
-    shape = {t.ensemble->n_neurons(), t.ensemble->dimensions()};
-  } else if (t.kind == K::Connection && probe.options().attr() == "weights") {
-    const auto& c = *t.connection;
-    const auto& tr = c.options().transform();
-    const bool matrix = c.pre().kind == K::Ensemble || tr.is_distribution() ||
-                        (!tr.empty() && tr.literal().dim() == 2);
-    if (const auto& conv = c.options().convolution()) {
-      shape = conv->kernel_shape();
-    } else if (!c.options().sparse() && matrix) {
-      const int64_t rows =
-          c.pre().kind == K::Ensemble && c.options().solver()->weights()
-              ? c.post().ensemble->n_neurons()
-              : static_cast<int64_t>(c.post().slice.resolve(c.post().size_in()).size());
-      if (rows > 0) shape = {rows, probe.size() / rows};
-    }
-  }
-  int64_t n = 1;
-  for (int64_t d : shape) n *= d;
-  return n == probe.size() ? shape : std::vector<int64_t>{probe.size()};
-}
-
 static DataPlan plan_data(const Simulator::Impl& im, const Inputs& x, const Targets& y,
                           int64_t n_steps, const std::string& what) {
   if (!im.compiled) throw SpecError(what + ": call compile() first");
@@ -159,7 +130,7 @@ static DataPlan plan_data(const Simulator::Impl& im, const Inputs& x, const Targ
     auto it = y.find(id);
     detail::check_target(loss, it == y.end() ? torch::Tensor() : it->second, n_samples,
                          probe->size(), id);
-    dp.signal_shapes[id] = signal_shape(*probe);
+    dp.signal_shapes[id] = probe->signal_shape();
     detail::check_regularize_axis(loss, dp.signal_shapes[id], id);
     dp.losses.emplace_back(id, pos);
   }
