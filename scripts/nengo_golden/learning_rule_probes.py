@@ -2,27 +2,20 @@
 # Prints the expected values of tests/runtime/test_learning_rules.cpp, "learning-rule delta
 # probes read Nengo's deltas", from Nengo itself (a checkout of nengo/nengo on PYTHONPATH; only
 # numpy is needed): the rows at steps 1, 2, 6 and 12 of each probe, flattened row by row.
-import numpy as np, nengo
-enc_a = np.array([[1, 0], [0, 1], [-1, 0], [0, -1], [0.6, 0.8], [-0.8, 0.6]])
-gain_a = [1.5, 2.0, 1.2, 0.9, 2.5, 1.7]
-bias_a = [1.1, 0.4, 0.8, 1.9, -0.2, 1.3]
-enc_b = np.array([[1], [-1], [1], [-1], [1]])
-gain_b = [2.0, 1.0, 3.0, 1.5, 0.7]
-bias_b = [0.5, 1.5, -0.4, 0.9, 1.2]
+import numpy as np
+import nengo
+
+from pinned import ensemble_a, ensemble_b, eval_b, print_rows, stim as make_stim
+
 gain_c = [1.0, 2.0, 1.5, 0.5]
 bias_c = [1.2, 0.3, 0.8, 1.6]
 enc_c = np.array([[1], [-1], [1], [-1]])
-g = np.linspace(-1, 1, 5)
-eval_a = np.array([[x, y] for x in g for y in g])
-eval_b = np.linspace(-1, 1, 9)[:, None]
 w_ac = np.arange(24).reshape(4, 6) / 40.0 - 0.3
 w_ab = np.arange(30).reshape(5, 6) / 50.0 - 0.25
 with nengo.Network(seed=3) as net:
-    stim = nengo.Node(lambda t: [np.sin(10 * t), np.cos(7 * t)])
-    a = nengo.Ensemble(6, 2, neuron_type=nengo.LIF(), gain=gain_a, bias=bias_a,
-                       encoders=enc_a, eval_points=eval_a)
-    b = nengo.Ensemble(5, 1, neuron_type=nengo.LIFRate(), gain=gain_b, bias=bias_b,
-                       encoders=enc_b, eval_points=eval_b)
+    stim = make_stim()
+    a = ensemble_a()
+    b = ensemble_b()
     c = nengo.Ensemble(4, 1, neuron_type=nengo.LIFRate(), gain=gain_c, bias=bias_c,
                        encoders=enc_c, eval_points=eval_b)
     out = nengo.Node(size_in=1)
@@ -51,9 +44,4 @@ with nengo.Network(seed=3) as net:
     }
 with nengo.Simulator(net, progress_bar=False) as sim:
     sim.run_steps(12)
-np.set_printoptions(precision=17, floatmode="unique", linewidth=200)
-for name, p in probes.items():
-    d = sim.data[p]
-    print(f"  // {name} {d.shape}")
-    rows = [d[k].ravel() for k in (0, 1, 5, 11)]
-    print("  {\"" + name + "\", {" + ", ".join("{" + ", ".join(repr(float(v)) for v in r) + "}" for r in rows) + "}},")
+print_rows(sim, probes)
