@@ -2,7 +2,6 @@
 # Prints the expected values of tests/runtime/test_step_order.cpp, "connection probes read
 # Nengo's output and input signals", from Nengo itself (a checkout of nengo/nengo on
 # PYTHONPATH; only numpy is needed): the rows at steps 1, 2, 6 and 12 of each probe.
-import numpy as np
 import nengo
 
 from pinned import ensemble_a, ensemble_b, print_rows, stim as make_stim
