@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-# Prints the expected values of tests/runtime/test_learning_rules.cpp, "learning-rule delta
-# probes read Nengo's deltas", from Nengo itself (a checkout of nengo/nengo on PYTHONPATH; only
+# Prints the expected values of tests/runtime/test_learning_rules.cpp, "learning-rule probes
+# read Nengo's deltas and rule signals", from Nengo itself (a checkout of nengo/nengo on PYTHONPATH; only
 # numpy is needed): the rows at steps 1, 2, 6 and 12 of each probe, flattened row by row.
 import numpy as np
 import nengo
@@ -41,6 +41,17 @@ with nengo.Network(seed=3) as net:
         "pes_d": nengo.Probe(c_pes_d.learning_rule, "delta"),
         "bcm": nengo.Probe(c_bcm.learning_rule, "delta"),
         "oja": nengo.Probe(c_oja.learning_rule, "delta"),
+        "voja-post_filtered": nengo.Probe(c_voja.learning_rule, "post_filtered"),
+        "voja-scaled_encoders": nengo.Probe(c_voja.learning_rule, "scaled_encoders"),
+        "pes_w-error": nengo.Probe(c_pes_w.learning_rule, "error"),
+        "pes_w-activities": nengo.Probe(c_pes_w.learning_rule, "activities"),
+        "pes_d-error": nengo.Probe(c_pes_d.learning_rule, "error"),
+        "pes_d-activities": nengo.Probe(c_pes_d.learning_rule, "activities"),
+        "bcm-pre_filtered": nengo.Probe(c_bcm.learning_rule, "pre_filtered"),
+        "bcm-post_filtered": nengo.Probe(c_bcm.learning_rule, "post_filtered"),
+        "bcm-theta": nengo.Probe(c_bcm.learning_rule, "theta"),
+        "oja-pre_filtered": nengo.Probe(c_oja.learning_rule, "pre_filtered"),
+        "oja-post_filtered": nengo.Probe(c_oja.learning_rule, "post_filtered"),
     }
 with nengo.Simulator(net, progress_bar=False) as sim:
     sim.run_steps(12)

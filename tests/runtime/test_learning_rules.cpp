@@ -515,9 +515,9 @@ TEST_CASE("bad learning-rule specs give clear errors", "[learning]") {
   }
 }
 
-TEST_CASE("learning-rule delta probes read Nengo's deltas", "[learning]") {
+TEST_CASE("learning-rule probes read Nengo's deltas and rule signals", "[learning]") {
   // Nengo's numbers (scripts/nengo_golden/learning_rule_probes.py; Nengo 4.1, float64): each
-  // rule's delta at steps 1, 2, 6 and 12, flattened row by row. Voja moves b's encoders while
+  // rule's delta and probeable signals at steps 1, 2, 6 and 12, flattened row by row. Voja moves b's encoders while
   // the PES into b's neurons reads them for its local error: every rule sees what the others
   // learned up to the last step only.
   const std::map<std::string, Mat> nengo = {
@@ -526,6 +526,17 @@ TEST_CASE("learning-rule delta probes read Nengo's deltas", "[learning]") {
   {"pes_d", {{-0.0, -0.0, -0.0, -0.0, -0.0, -0.0}, {-0.0, -0.0, -0.0, -0.0, -0.0, -0.0}, {-0.0, -0.0, -0.0, -0.0, -0.0, -0.0}, {-0.0, -0.0, -0.0, -1.3488407358558244e-05, -3.0019002636650353e-05, -3.0019002636650353e-05}}},
   {"bcm", {{0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0}, {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0}, {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0}, {0.0, 0.0, 0.0, 7.1552500821435525e-06, 1.592430191140957e-05, 1.592430191140957e-05, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.003056286836902295, 0.006801891444738841, 0.006801891444738841, 0.0, 0.0, 0.0, 0.003888706305419197, 0.008654475041597155, 0.008654475041597155}}},
   {"oja", {{4.016932049974505e-08, 4.590779485685148e-08, 5.1646269213957916e-08, 5.7384743571064354e-08, 6.312321792817078e-08, 6.886169228527722e-08, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, -1.9337787453287048e-07, -1.7579806775715502e-07, -1.582182609814395e-07, -1.40638454205724e-07, -1.2305864743000849e-07, -1.0547884065429301e-07}, {1.3287130681397815e-07, 1.5185292207311788e-07, 1.7083453733225762e-07, 1.8981615259139735e-07, 2.0879776785053706e-07, 2.2777938310967682e-07, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, -6.396513161836734e-07, -5.815011965306123e-07, -5.23351076877551e-07, -4.6520095722448976e-07, -4.070508375714285e-07, -3.489007179183674e-07}, {5.969748458841069e-07, 6.822569667246935e-07, 7.675390875652803e-07, 8.528212084058669e-07, 9.381033292464534e-07, 1.0233854500870402e-06, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, -2.8738345973448995e-06, -2.612576906677182e-06, -2.3513192160094636e-06, -2.090061525341745e-06, -1.828803834674027e-06, -1.567546144006309e-06}, {1.572108093032049e-07, 1.7966949634651987e-07, 2.021281833898349e-07, 7.94448509150789e-06, 1.7428180085436933e-05, 1.7450638772480247e-05, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, -4.722944515313629e-05, -3.778355612250904e-05, -2.833766709188178e-05, 0.00013930895282728183, 0.0003429890295969751, 0.00035243491862760237, -0.00013231353653168494, -0.0001202850332106227, -0.00010825652988956041, 8.221224899769133e-05, 0.00031356530768191626, 0.00032559381100297853}}},
+  {"voja-post_filtered", {{0.0, 7.561629754498987, 0.0, 0.0, 4.791022586925023}, {0.0, 13.737316337858068, 0.0, 0.0, 8.726956936784152}, {0.0, 28.780289641400966, 0.0, 0.0, 18.791236834788236}, {0.0, 14.622673083391518, 145.75713938884334, 185.47826923880595, 182.8920618347432}}},
+  {"voja-scaled_encoders", {{2.0, -1.0, 3.0, -1.5, 0.7}, {2.0, -0.999924383702455, 3.0, -1.5, 0.6999664628418915}, {2.0, -0.9991024774493849, 3.0, -1.5, 0.6996039481964024}, {2.0, -0.9974590742820095, 2.9924205475055765, -1.4947099178662595, 0.6968275406074246}}},
+  {"pes_w-error", {{-0.9527204308780975}, {-0.9518660629292325}, {-0.942673680515071}, {-0.5529619523000694}}},
+  {"pes_w-activities", {{0.0, 0.0, 0.0, 0.0, 0.0, 0.0}, {0.0, 0.0, 0.0, 0.0, 0.0, 0.0}, {0.0, 0.0, 0.0, 0.0, 0.0, 0.0}, {0.0, 0.0, 0.0, 81.44952294577924, 181.2692469220181, 181.2692469220181}}},
+  {"pes_d-error", {{0.0}, {0.3934597003278929}, {0.9175386564128614}, {0.993626987910349}}},
+  {"pes_d-activities", {{0.0, 0.0, 0.0, 0.0, 0.0, 0.0}, {0.0, 0.0, 0.0, 0.0, 0.0, 0.0}, {0.0, 0.0, 0.0, 0.0, 0.0, 0.0}, {0.0, 0.0, 0.0, 81.44952294577924, 181.2692469220181, 181.2692469220181}}},
+  {"bcm-pre_filtered", {{0.0, 0.0, 0.0, 0.0, 0.0, 0.0}, {0.0, 0.0, 0.0, 0.0, 0.0, 0.0}, {0.0, 0.0, 0.0, 0.0, 0.0, 0.0}, {0.0, 0.0, 0.0, 81.44952294577924, 181.2692469220181, 181.2692469220181}}},
+  {"bcm-post_filtered", {{4.791022586925023, 0.0, 0.0, 8.38565603294471}, {8.713580117531768, 0.0, 0.0, 15.251250511850452}, {18.469731471013862, 0.0, 0.0, 32.32729805103712}, {9.478240142604982, 0.0, 194.4262055544477, 219.43315685559736}}},
+  {"bcm-theta", {{0.02641721061485848, 0.0, 0.0, 0.046237653349958156}, {0.05280801722330564, 0.0, 0.0, 0.09242909215768869}, {0.15810773101365105, 0.0, 0.0, 0.2767336251029391}, {0.2097591319392041, 0.0, 1.429113460800559, 1.8554735451717776}}},
+  {"oja-pre_filtered", {{0.0, 0.0, 0.0, 0.0, 0.0, 0.0}, {0.0, 0.0, 0.0, 0.0, 0.0, 0.0}, {0.0, 0.0, 0.0, 0.0, 0.0, 0.0}, {0.0, 0.0, 0.0, 81.44952294577924, 181.2692469220181, 181.2692469220181}}},
+  {"oja-post_filtered", {{4.791022586925023, 0.0, 0.0, 8.38565603294471}, {8.713580117531768, 0.0, 0.0, 15.251250511850452}, {18.469731471013862, 0.0, 0.0, 32.32729805103712}, {9.478240142604982, 0.0, 194.4262055544477, 219.43315685559736}}},
   };
   auto f64t = [](Vec v, int64_t cols) {
     return torch::tensor(v, torch::kFloat64).reshape({-1, cols});
@@ -589,8 +600,12 @@ TEST_CASE("learning-rule delta probes read Nengo's deltas", "[learning]") {
                               snn::Oja::make(snn::OjaOptions().learning_rate(1e-5))));
   const std::map<std::string, snn::ConnectionPtr> rules = {
       {"voja", c_voja}, {"pes_w", c_pes_w}, {"pes_d", c_pes_d}, {"bcm", c_bcm}, {"oja", c_oja}};
-  for (const auto& [id, conn] : rules)
-    n->probe(snn::ObjRef::learning_rule(conn), snn::ProbeOptions().id(id).attr("delta"));
+  for (const auto& [id, unused] : nengo) {  // "<rule>" is its delta, "<rule>-<attr>" the rest
+    const auto dot = id.find('-');
+    const auto& conn = rules.at(id.substr(0, dot));
+    n->probe(snn::ObjRef::learning_rule(conn),
+             snn::ProbeOptions().id(id).attr(dot == std::string::npos ? "delta" : id.substr(dot + 1)));
+  }
   snn::Simulator sim(n, f64());
   sim.run_steps(12);
   for (const auto& [id, rows] : nengo) {
@@ -605,9 +620,16 @@ TEST_CASE("learning-rule delta probes read Nengo's deltas", "[learning]") {
     }
   }
   // What cannot be probed.
-  CHECK_THROWS_WITH(n->probe(snn::ObjRef::learning_rule(c_bcm), snn::ProbeOptions().attr("theta")),
+  CHECK_THROWS_WITH(n->probe(snn::ObjRef::learning_rule(c_oja), snn::ProbeOptions().attr("theta")),
                     Catch::Matchers::Contains("cannot probe \"theta\" of the learning rule of") &&
-                        Catch::Matchers::Contains("(expected delta)"));
+                        Catch::Matchers::Contains("(a Oja rule has delta, pre_filtered, "
+                                                  "post_filtered)"));
+  auto c_sliced = n->connect(a->neurons()[snn::Slice::range(0, 3)], out,
+                             CO().synapse(nullptr).transform(f64t({0.1, 0.2, 0.3}, 3)).learning_rule(
+                                 snn::PES::make(snn::PESOptions())));
+  CHECK_THROWS_WITH(
+      n->probe(snn::ObjRef::learning_rule(c_sliced), snn::ProbeOptions().attr("activities")),
+      Catch::Matchers::Contains("of a rule whose pre is a slice of neurons is not available"));
   auto plain = n->connect(stim, out, CO().synapse(nullptr).transform(f64t({0, 0}, 2)));
   CHECK_THROWS_WITH(n->probe(snn::ObjRef::learning_rule(plain), snn::ProbeOptions().attr("delta")),
                     Catch::Matchers::Contains("has no learning rule"));

@@ -326,8 +326,10 @@ struct ProbeOptions {
   /// after its transform and synapse, before the post's slice and a neurons post's gain;
   /// with a synapse, what the post receives in the next step) or "input" (the pre object's
   /// whole output: an ensemble's neuron activities). On a learning rule
-  /// (ObjRef::learning_rule, `{"learning_rule_of": i}` in a spec): "delta", the change the
-  /// rule computed this step, flattened (it reaches the weights in the next step).
+  /// (ObjRef::learning_rule, `{"learning_rule_of": i}` in a spec), as Nengo: "delta", the
+  /// change the rule computed this step, flattened (it reaches its target in the next step);
+  /// PES "error" and "activities"; BCM "pre_filtered", "post_filtered" and "theta"; Oja
+  /// "pre_filtered" and "post_filtered"; Voja "post_filtered" and "scaled_encoders".
   TORCH_ARG(std::string, attr) = "output";
   TORCH_ARG(std::optional<double>, sample_every);
   /// NengoDL's per-probe keep_history: false keeps only the last sample of each run call

@@ -1,5 +1,9 @@
 // Connection and Probe: endpoint kinds, slices and transform shapes are checked here, so a
 // mistake is reported with the object's name before anything is built.
+#include <algorithm>
+#include <map>
+#include <vector>
+
 #include <torch/torch.h>
 
 #include "snn/errors.h"
@@ -230,13 +234,15 @@ void Probe::validate() {
   std::vector<int64_t> shape = {size_};
   if (t.kind == K::Ensemble && attr == "scaled_encoders") {
     shape = {t.ensemble->n_neurons(), t.ensemble->dimensions()};
-  } else if ((t.kind == K::Connection && attr == "weights") || t.kind == K::LearningRule) {
+  } else if ((t.kind == K::Connection && attr == "weights") ||
+             (t.kind == K::LearningRule && (attr == "delta" || attr == "scaled_encoders"))) {
     const auto& c = *t.connection;
     const auto& tr = c.options().transform();
     const bool matrix = c.pre().kind == K::Ensemble || tr.is_distribution() ||
                         (!tr.empty() && tr.literal().dim() == 2);
     if (t.kind == K::LearningRule &&
-        c.options().learning_rule()->modifies() == LearningRule::Modifies::Encoders) {
+        (attr == "scaled_encoders" ||
+         c.options().learning_rule()->modifies() == LearningRule::Modifies::Encoders)) {
       shape = {c.post().ensemble->n_neurons(), c.post().ensemble->dimensions()};
     } else if (const auto& conv = c.options().convolution()) {
       shape = conv->kernel_shape();
@@ -262,21 +268,46 @@ void Probe::validate_size() {
   switch (target_.kind) {
     case K::None: throw SpecError(name + ": probe target is missing");
     case K::LearningRule: {
-      // Nengo's "delta": the change the rule computed this step, to the connection's weights
-      // (decoders) or, for Voja, to the post's scaled encoders; flattened as they are.
-      if (attr != "delta")
-        throw SpecError(name + ": cannot probe \"" + attr + "\" of " + target_.describe() +
-                        " (expected delta)");
+      // Nengo's probeable signals of each rule. "delta": the change the rule computed this
+      // step, to the connection's weights (decoders) or, for Voja, to the post's scaled
+      // encoders, flattened as they are; the rest are the vectors the rule reads this step.
       if (!target_.slice.is_all())
         throw SpecError(name + ": a learning rule probe cannot be sliced");
       const auto& c = *target_.connection;
       if (!c.options().learning_rule())
         throw SpecError(name + ": " + c.describe() + " has no learning rule");
-      if (c.options().learning_rule()->modifies() == LearningRule::Modifies::Encoders) {
-        size_ = c.post().ensemble->n_neurons() * c.post().ensemble->dimensions();
-        return;
+      const std::string type = c.options().learning_rule()->type();
+      static const std::map<std::string, std::vector<std::string>> probeable = {
+          {"PES", {"delta", "error", "activities"}},
+          {"BCM", {"delta", "pre_filtered", "post_filtered", "theta"}},
+          {"Oja", {"delta", "pre_filtered", "post_filtered"}},
+          {"Voja", {"delta", "post_filtered", "scaled_encoders"}}};
+      const auto& known = probeable.at(type);
+      if (std::find(known.begin(), known.end(), attr) == known.end()) {
+        std::string list;
+        for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+        throw SpecError(name + ": cannot probe \"" + attr + "\" of " + target_.describe() +
+                        " (a " + type + " rule has " + list + ")");
       }
-      break;  // sized below as the connection's weights
+      const auto& post = c.post();
+      const auto& pre = c.pre();
+      if (attr == "error") {
+        size_ = target_.size_in();
+      } else if (attr == "activities" || attr == "pre_filtered") {
+        // Nengo filters the whole pre ensemble; this rule filters the neurons it reads.
+        if (pre.kind == K::Neurons && !pre.slice.is_all())
+          throw SpecError(name + ": \"" + attr + "\" of a rule whose pre is a slice of "
+                                 "neurons is not available (probe the pre neurons instead)");
+        size_ = pre.ensemble->n_neurons();
+      } else if (attr == "post_filtered" || attr == "theta") {
+        size_ = post.ensemble->n_neurons();
+      } else if (attr == "scaled_encoders" ||
+                 c.options().learning_rule()->modifies() == LearningRule::Modifies::Encoders) {
+        size_ = post.ensemble->n_neurons() * post.ensemble->dimensions();
+      } else {
+        break;  // a delta of weights or decoders: sized below as the connection's weights
+      }
+      return;
     }
     case K::Ensemble:
       if (attr == "scaled_encoders") {

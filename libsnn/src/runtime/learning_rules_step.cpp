@@ -42,12 +42,12 @@ torch::Tensor SimModuleImpl::current_encoders(size_t e, const SimState& state) c
   return E;
 }
 
-std::vector<torch::Tensor> SimModuleImpl::learning_deltas(
+std::vector<SimModuleImpl::RuleStep> SimModuleImpl::learning_deltas(
     SimState& state, const std::vector<torch::Tensor>& ens_out,
     const std::vector<torch::Tensor>& error, const std::vector<torch::Tensor>& conn_value) const {
   const auto& m = *model_;
   const int64_t B = state.batch;
-  std::vector<torch::Tensor> deltas(m.learning_rules.size());
+  std::vector<RuleStep> steps(m.learning_rules.size());
   for (size_t r = 0; r < m.learning_rules.size(); ++r) {
     const auto& lr = m.learning_rules[r];
     // The rule's synapses filter without delay (Nengo builds them with mode "set").
@@ -59,6 +59,7 @@ std::vector<torch::Tensor> SimModuleImpl::learning_deltas(
       return a.unsqueeze(2) * b.unsqueeze(1);
     };
     torch::Tensor delta;
+    RuleStep& out = steps[r];
     switch (lr.kind) {
       case LR::Kind::PES: {
         auto a = ens_out[lr.pre_ensemble];
@@ -71,6 +72,8 @@ std::vector<torch::Tensor> SimModuleImpl::learning_deltas(
           if (learn_post_idx_[r].defined()) E = E.index_select(E.dim() - 2, learn_post_idx_[r]);
           e = E.dim() == 2 ? torch::mm(e, E.t()) : torch::bmm(E, e.unsqueeze(2)).squeeze(2);
         }
+        out.error = error[r].defined() ? error[r] : torch::zeros({B, lr.error_size}, opts_);
+        out.pre_filtered = a;
         delta = outer(lr.alpha * e, a);
         break;
       }
@@ -79,6 +82,9 @@ std::vector<torch::Tensor> SimModuleImpl::learning_deltas(
         auto pre_f = filtered(0, ens_out[lr.pre_ensemble]);
         auto post_f = filtered(1, post);
         auto theta = filtered(2, post);
+        out.pre_filtered = pre_f;
+        out.post_filtered = post_f;
+        out.theta = theta;
         delta = outer(lr.alpha * post_f * (post_f - theta), pre_f);
         break;
       }
@@ -87,12 +93,15 @@ std::vector<torch::Tensor> SimModuleImpl::learning_deltas(
         auto post_f = filtered(1, ens_out[lr.post_ensemble]);
         auto W = current_weights(lr.connection, state);  // (B, post, pre)
         auto post_sq = lr.alpha * post_f * post_f;
+        out.pre_filtered = pre_f;
+        out.post_filtered = post_f;
         delta = outer(lr.alpha * post_f, pre_f) - lr.beta * W * post_sq.unsqueeze(2);
         break;
       }
       case LR::Kind::Voja: {
         auto post_f = filtered(1, ens_out[lr.post_ensemble]);  // (B, n)
         const auto& x = conn_value[lr.connection];            // (B, d)
+        out.post_filtered = post_f;
         // The learning signal: Reset to 1 each step, plus whatever is connected to it.
         auto L = error[r].defined() ? error[r] + 1.0 : torch::ones({B, 1}, opts_);
         const double radius = m.ensembles[lr.post_ensemble].ensemble->options().radius();
@@ -105,9 +114,9 @@ std::vector<torch::Tensor> SimModuleImpl::learning_deltas(
       }
     }
     // Broadcast over the batch where the rule's inputs were shared (Oja's W, Voja's E).
-    deltas[r] = delta.expand_as(state.learned[r]);
+    out.delta = delta.expand_as(state.learned[r]);
   }
-  return deltas;
+  return steps;
 }
 
 }  // namespace snn::detail

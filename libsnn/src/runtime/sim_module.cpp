@@ -482,8 +482,8 @@ std::vector<torch::Tensor> SimModuleImpl::forward_steps(SimState& state, const I
 
     // Learning rules compute this step's deltas now; they reach their targets after the
     // probes, so that a weights probe reads the weights this step used.
-    std::vector<torch::Tensor> deltas;
-    if (n_rules) deltas = learning_deltas(state, ens_out, rule_err, conn_value);
+    std::vector<RuleStep> rule_steps;
+    if (n_rules) rule_steps = learning_deltas(state, ens_out, rule_err, conn_value);
 
     for (size_t p = 0; p < m.probes.size(); ++p) {
       const auto& bp = m.probes[p];
@@ -491,9 +491,18 @@ std::vector<torch::Tensor> SimModuleImpl::forward_steps(SimState& state, const I
       const auto& attr = bp.probe->options().attr();
       torch::Tensor v;
       switch (target.kind) {
-        case ObjRef::Kind::LearningRule: {  // "delta", flattened per item
+        case ObjRef::Kind::LearningRule: {
           const size_t r = m.learning_rule_index.at(target.connection.get());
-          v = deltas[r].reshape({B, bp.probe->size()});
+          const RuleStep& rs = rule_steps[r];
+          if (attr == "error") v = rs.error;
+          else if (attr == "activities" || attr == "pre_filtered") v = rs.pre_filtered;
+          else if (attr == "post_filtered") v = rs.post_filtered;
+          else if (attr == "theta") v = rs.theta;
+          else if (attr == "scaled_encoders")  // before this step's delta, as Nengo reads them
+            v = current_encoders(m.learning_rules[r].post_ensemble, state);
+          else
+            v = rs.delta;  // flattened per item
+          v = v.reshape({-1, bp.probe->size()}).expand({B, -1});
           break;
         }
         case ObjRef::Kind::Node: {
@@ -560,7 +569,8 @@ std::vector<torch::Tensor> SimModuleImpl::forward_steps(SimState& state, const I
     }
 
     // Learning rules update last: their deltas reach the weights in the next step.
-    for (size_t r = 0; r < deltas.size(); ++r) state.learned[r] = state.learned[r] + deltas[r];
+    for (size_t r = 0; r < rule_steps.size(); ++r)
+      state.learned[r] = state.learned[r] + rule_steps[r].delta;
     for (size_t ci = 0; ci < n_conn; ++ci)
       if (conn_filter_[ci]) state.conn_out[ci] = next_out[ci];
     state.step = step_no;

@@ -112,10 +112,14 @@ class SimModuleImpl : public torch::nn::Module {
   /// read what the others learned up to the last step, as in Nengo, where every delta
   /// reaches its target in the next step: the caller adds the deltas to state.learned after
   /// the probes have read them.
-  std::vector<torch::Tensor> learning_deltas(SimState& state,
-                                             const std::vector<torch::Tensor>& ens_out,
-                                             const std::vector<torch::Tensor>& error,
-                                             const std::vector<torch::Tensor>& conn_value) const;
+  /// What one rule computed in a step: its delta and the signals Nengo lets one probe
+  /// ((batch, size); undefined where the rule has none).
+  struct RuleStep {
+    torch::Tensor delta, error, pre_filtered, post_filtered, theta;
+  };
+  std::vector<RuleStep> learning_deltas(SimState& state, const std::vector<torch::Tensor>& ens_out,
+                                        const std::vector<torch::Tensor>& error,
+                                        const std::vector<torch::Tensor>& conn_value) const;
   std::vector<int64_t> conn_rule_;                  // per connection: its rule, or -1
   std::vector<std::vector<size_t>> ens_enc_rules_;  // per ensemble: rules changing its encoders
   std::vector<std::unique_ptr<FilterKernel>> learn_filter_;  // 3 per rule: pre, post, theta
