@@ -87,6 +87,10 @@ if [[ -n "$debs" ]]; then
       echo "not unpacked: $pkg (the machine has $dev)"
       continue
     fi
+    if [[ -n "$dev" && "$abi" != "1" ]]; then
+      echo "not unpacked: $pkg (built with the C++11 std::string ABI, which this LibTorch lacks)"
+      continue
+    fi
     dpkg -x "$f" "$deps"
   done
   for f in "$debs"/fallback/*.deb; do dpkg -x "$f" /tmp/snn-fallback; done
@@ -106,11 +110,12 @@ if [[ -n "$debs" ]]; then
     done
   done
   prefix_path="$torch_prefix;$deps/usr"
-  if [[ "$abi" != "1" ]]; then
-    # Debian's compiled libraries use the C++11 std::string ABI; this LibTorch does not.
-    echo "pre-C++11 ABI LibTorch: HDF5 and muParser left out"
-    extra_args+=(-DCMAKE_DISABLE_FIND_PACKAGE_HDF5=ON -DSNN_MUPARSER_LIBRARY=NOTFOUND)
-  fi
+fi
+if [[ "$abi" != "1" ]]; then
+  # Debian's compiled libraries use the C++11 std::string ABI; this LibTorch does not. The
+  # machine's own HDF5 is left out too (muParser found on the machine itself is not).
+  echo "pre-C++11 ABI LibTorch: HDF5 and the unpacked muParser left out"
+  extra_args+=(-DCMAKE_DISABLE_FIND_PACKAGE_HDF5=ON)
 fi
 
 step "configure"

@@ -287,9 +287,7 @@ std::vector<torch::Tensor> SimModuleImpl::forward_layered(SimState& state, const
         if (attr == "output") {
           v = conn_weighted[ci];
         } else if (attr == "input") {
-          const auto& pre = target.connection->pre();
-          v = pre.kind == ObjRef::Kind::Node ? node_out[m.node_index.at(pre.node.get())]
-                                             : ens_out[m.ensemble_index.at(pre.ensemble.get())];
+          v = pre_output(*target.connection, node_out, ens_out);
         } else {
           v = weights_[ci].reshape({1, 1, -1}).expand({B, 1, -1});
         }

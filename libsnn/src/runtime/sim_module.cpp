@@ -544,9 +544,7 @@ std::vector<torch::Tensor> SimModuleImpl::forward_steps(SimState& state, const I
           if (attr == "output") {
             v = conn_weighted[ci];
           } else if (attr == "input") {
-            const auto& pre = target.connection->pre();
-            v = pre.kind == ObjRef::Kind::Node ? node_out[m.node_index.at(pre.node.get())]
-                                               : ens_out[m.ensemble_index.at(pre.ensemble.get())];
+            v = pre_output(*target.connection, node_out, ens_out);
           } else {
             v = current_weights(ci, state).reshape({-1, bp.probe->size()}).expand({B, -1});
           }

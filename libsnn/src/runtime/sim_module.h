@@ -106,17 +106,17 @@ class SimModuleImpl : public torch::nn::Module {
   torch::Tensor current_weights(size_t ci, const SimState& state) const;
   /// Ensemble `e`'s scaled encoders likewise ((batch, n, d) when Voja changes them).
   torch::Tensor current_encoders(size_t e, const SimState& state) const;
+  /// What one rule computed in a step: its delta and the signals Nengo lets one probe
+  /// ((batch, size); undefined where the rule has none).
+  struct RuleStep {
+    torch::Tensor delta, error, pre_filtered, post_filtered, theta;
+  };
   /// The end of a step: every rule computes its delta (per rule, shaped like
   /// state.learned) from this step's neuron outputs `ens_out`, its error accumulator `error`
   /// and, for Voja, its connection's output `conn_value`, advancing its filters. All rules
   /// read what the others learned up to the last step, as in Nengo, where every delta
   /// reaches its target in the next step: the caller adds the deltas to state.learned after
   /// the probes have read them.
-  /// What one rule computed in a step: its delta and the signals Nengo lets one probe
-  /// ((batch, size); undefined where the rule has none).
-  struct RuleStep {
-    torch::Tensor delta, error, pre_filtered, post_filtered, theta;
-  };
   std::vector<RuleStep> learning_deltas(SimState& state, const std::vector<torch::Tensor>& ens_out,
                                         const std::vector<torch::Tensor>& error,
                                         const std::vector<torch::Tensor>& conn_value) const;
@@ -155,6 +155,14 @@ class SimModuleImpl : public torch::nn::Module {
     const auto& t = bp.probe->target();
     return t.kind == ObjRef::Kind::Connection && bp.probe->options().attr() == "output" &&
            conn_filter_[model_->connection_index.at(t.connection.get())] != nullptr;
+  }
+  /// A connection's pre object's whole output (Nengo's connection "input" probe): its node's
+  /// output or its ensemble's neuron activities, from either executor's per-object values.
+  const torch::Tensor& pre_output(const Connection& c, const std::vector<torch::Tensor>& node_out,
+                                  const std::vector<torch::Tensor>& ens_out) const {
+    const auto& pre = c.pre();
+    return pre.kind == ObjRef::Kind::Node ? node_out[model_->node_index.at(pre.node.get())]
+                                          : ens_out[model_->ensemble_index.at(pre.ensemble.get())];
   }
   /// What connection `ci` adds to its post: `x` times the post neurons' gains when the post
   /// is an ensemble's neurons (applied after the synapse, as Nengo), else `x`.

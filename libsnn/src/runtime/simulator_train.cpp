@@ -83,7 +83,6 @@ struct DataPlan {
   int64_t n_items = 0;
   int64_t n_steps = 1;
   std::vector<std::pair<std::string, size_t>> losses;  // probe id, probe position
-  std::map<std::string, std::vector<int64_t>> signal_shapes;  // by probe id
 };
 
 static DataPlan plan_data(const Simulator::Impl& im, const Inputs& x, const Targets& y,
@@ -130,8 +129,7 @@ static DataPlan plan_data(const Simulator::Impl& im, const Inputs& x, const Targ
     auto it = y.find(id);
     detail::check_target(loss, it == y.end() ? torch::Tensor() : it->second, n_samples,
                          probe->size(), id);
-    dp.signal_shapes[id] = probe->signal_shape();
-    detail::check_regularize_axis(loss, dp.signal_shapes[id], id);
+    detail::check_regularize_axis(loss, probe->signal_shape(), id);
     dp.losses.emplace_back(id, pos);
   }
   return dp;
@@ -152,7 +150,7 @@ static torch::Tensor batch_loss(const Simulator::Impl& im, const DataPlan& dp,
     torch::Tensor target = it == y.end() ? torch::Tensor() : it->second.to(out[pos].device());
     torch::Tensor l;
     try {
-      l = detail::compute_loss(loss, out[pos], target, dp.signal_shapes.at(id));
+      l = detail::compute_loss(loss, out[pos], target, im.model->probes[pos].probe->signal_shape());
     } catch (const SpecError& e) {
       throw SpecError("loss on probe \"" + id + "\": " + e.what());
     }
@@ -171,9 +169,9 @@ static torch::Tensor batch_loss(const Simulator::Impl& im, const DataPlan& dp,
     }
     // A custom loss counts accuracy only against integer labels: its float targets can be
     // anything.
+    const bool labels = target.defined() && !target.is_floating_point();
     const bool classifies = loss.type() != "regularize" && loss.type() != "mse" &&
-                            loss.type() != "mae" &&
-                            (loss.type() != "custom" || (target.defined() && !target.is_floating_point()));
+                            loss.type() != "mae" && (loss.type() != "custom" || labels);
     if (metrics && accuracy && target.defined() && classifies) {
       auto [correct, count] = detail::count_correct(out[pos].detach(), target, loss.steps());
       sums[id + "_correct"] += static_cast<double>(correct);
